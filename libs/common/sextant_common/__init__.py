@@ -1,0 +1,1 @@
+"""Sextant shared contracts: settings, topics + event models, broker factory, telemetry."""

@@ -1,0 +1,78 @@
+"""Connecting to the Kafka-wire bus: broker factory, topic bootstrap and reachability checks.
+
+The same code talks to the embedded tansu broker and to a production Kafka cluster; only
+``SEXTANT_KAFKA_BOOTSTRAP`` changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
+from faststream.kafka import KafkaBroker
+
+from sextant_common import topics
+from sextant_common.settings import CommonSettings
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH_BYTES = 1_048_576
+"""Producer batch size; the aiokafka default (16 KB) overflows on batch publishes."""
+
+
+class BrokerUnreachable(RuntimeError):
+    """The Kafka bootstrap address did not answer."""
+
+
+def build_broker(settings: CommonSettings, *, description: str = "") -> KafkaBroker:
+    """Build the FastStream Kafka broker for ``settings`` (not yet connected)."""
+    return KafkaBroker(
+        settings.require_bootstrap(),
+        max_batch_size=MAX_BATCH_BYTES,
+        linger_ms=5,
+        description=description or None,
+        logger=logging.getLogger("faststream"),
+    )
+
+
+async def ensure_topics(settings: CommonSettings, *, timeout_s: float = 15.0) -> None:
+    """Create Sextant's topics if they do not exist yet (idempotent).
+
+    Raises :class:`BrokerUnreachable` naming the address when no broker answers in ``timeout_s``.
+    """
+    bootstrap = settings.require_bootstrap()
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+    await _start_or_fail(admin, bootstrap, timeout_s)
+    try:
+        wanted = {topics.MD_BARS: settings.bars_partitions}
+        existing = set(await admin.list_topics())
+        new = [
+            NewTopic(name, num_partitions=wanted.get(name, 1), replication_factor=1)
+            for name in topics.ALL_TOPICS
+            if name not in existing
+        ]
+        if new:
+            try:
+                await admin.create_topics(new)
+            except TopicAlreadyExistsError:
+                pass  # another service created them between list and create
+            log.info("created topics %s", [t.name for t in new])
+    finally:
+        await admin.close()
+
+
+async def _start_or_fail(admin: AIOKafkaAdminClient, bootstrap: str, timeout_s: float) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        try:
+            await admin.start()
+            return
+        except (KafkaConnectionError, KafkaError, OSError) as exc:
+            if asyncio.get_running_loop().time() > deadline:
+                raise BrokerUnreachable(
+                    f"Kafka broker unreachable at {bootstrap} ({exc.__class__.__name__}); "
+                    "check SEXTANT_KAFKA_BOOTSTRAP"
+                ) from None
+            await asyncio.sleep(0.5)

@@ -1,0 +1,155 @@
+"""Event schemas, one pydantic v2 model per message, each bound to its versioned topic.
+
+Times are UTC and timezone-aware; naive datetimes are rejected. Prices and volumes are floats,
+ids are strings. Models are frozen: an event never changes after it is built.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, ClassVar, Final
+
+import orjson
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from sextant_common import topics
+
+
+def _require_utc(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("timestamp must be timezone-aware (UTC)")
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_require_utc)]
+
+
+class AssetClass(StrEnum):
+    """What kind of instrument an id names."""
+
+    EQUITY = "equity"
+    ETF = "etf"
+    INDEX = "index"
+    FX = "fx"
+    CRYPTO = "crypto"
+    FUTURE = "future"
+    OPTION = "option"
+
+
+class Interval(StrEnum):
+    """Bar length. Values are the wire/API spelling."""
+
+    S1 = "1s"
+    S5 = "5s"
+    M1 = "1m"
+    M5 = "5m"
+    H1 = "1h"
+    D1 = "1d"
+
+    @property
+    def duration(self) -> timedelta:
+        """Length of one bar."""
+        return _INTERVAL_DURATIONS[self]
+
+
+_INTERVAL_DURATIONS: Final = {
+    Interval.S1: timedelta(seconds=1),
+    Interval.S5: timedelta(seconds=5),
+    Interval.M1: timedelta(minutes=1),
+    Interval.M5: timedelta(minutes=5),
+    Interval.H1: timedelta(hours=1),
+    Interval.D1: timedelta(days=1),
+}
+
+
+class Event(BaseModel):
+    """Base of every bus message: frozen, strict about unknown fields, JSON via orjson."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    TOPIC: ClassVar[str] = ""
+
+    def to_bytes(self) -> bytes:
+        """Serialize to the JSON bytes that travel on the wire."""
+        return orjson.dumps(self.model_dump(mode="json"))
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> Event:
+        """Parse and validate wire bytes; raises ``pydantic.ValidationError`` or ``ValueError``."""
+        return cls.model_validate_json(raw)
+
+
+class Bar(Event):
+    """One OHLCV bar of one instrument.
+
+    ``ts_event`` is the bar's start (UTC); ``ts_known`` is when Sextant learned it (knowledge time).
+    A correction of the same bar is a new event with a higher ``revision``, never an overwrite.
+    """
+
+    TOPIC: ClassVar[str] = topics.MD_BARS
+
+    instrument_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9.\-_:/^]+$")
+    asset_class: AssetClass
+    interval: Interval
+    ts_event: UtcDatetime
+    open: float = Field(gt=0)
+    high: float = Field(gt=0)
+    low: float = Field(gt=0)
+    close: float = Field(gt=0)
+    volume: float = Field(ge=0)
+    source: str = Field(min_length=1, max_length=32)
+    ts_known: UtcDatetime
+    revision: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _check_prices(self) -> Bar:
+        values = (self.open, self.high, self.low, self.close, self.volume)
+        if not all(math.isfinite(v) for v in values):
+            raise ValueError("open/high/low/close/volume must be finite numbers")
+        if self.high < max(self.open, self.close) or self.low > min(self.open, self.close):
+            raise ValueError(
+                f"high/low do not bound open/close (o={self.open} h={self.high} "
+                f"l={self.low} c={self.close})"
+            )
+        return self
+
+    @property
+    def key(self) -> bytes:
+        """Kafka message key: the instrument id, so one instrument stays in one partition."""
+        return self.instrument_id.encode()
+
+
+class DeadLetter(Event):
+    """An event a consumer could not parse or validate, with where it came from and why."""
+
+    TOPIC: ClassVar[str] = topics.DLQ
+
+    topic: str
+    partition: int
+    offset: int
+    consumer: str
+    error: str
+    raw_b64: str
+    ts_failed: UtcDatetime
+
+    @classmethod
+    def for_record(
+        cls, *, topic: str, partition: int, offset: int, consumer: str, error: str, raw: bytes
+    ) -> DeadLetter:
+        """Build a dead letter for a raw record that failed in ``consumer``."""
+        return cls(
+            topic=topic,
+            partition=partition,
+            offset=offset,
+            consumer=consumer,
+            error=error[:4000],
+            raw_b64=base64.b64encode(raw).decode(),
+            ts_failed=datetime.now(UTC),
+        )
+
+    @property
+    def raw(self) -> bytes:
+        """The original message bytes."""
+        return base64.b64decode(self.raw_b64)

@@ -1,0 +1,1 @@
+"""Sextant ingest: providers turn queries into normalized events published on Kafka topics."""

@@ -1,0 +1,1 @@
+"""Market data providers. Copy ``simulated`` (the annotated example) to write a new one."""

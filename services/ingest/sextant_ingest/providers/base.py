@@ -1,0 +1,57 @@
+"""The provider interface every bar source implements."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sextant_common.events import Bar, Interval
+from sextant_common.instruments import Instrument
+
+
+class UnknownInstrument(LookupError):
+    """The provider does not serve the requested instrument id."""
+
+
+@dataclass(frozen=True)
+class BarQuery:
+    """Which bars to fetch: instruments (None = every one the provider serves), interval, range.
+
+    ``start`` is inclusive and ``end`` exclusive; both are timezone-aware UTC datetimes.
+    """
+
+    interval: Interval
+    start: datetime
+    end: datetime
+    instruments: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("start", "end"):
+            if getattr(self, name).tzinfo is None:
+                raise ValueError(f"{name} must be timezone-aware (UTC)")
+        if self.end <= self.start:
+            raise ValueError(f"end ({self.end}) must be after start ({self.start})")
+
+
+class BarProvider(abc.ABC):
+    """A source of historical bars (and optionally a live stream of them)."""
+
+    name: str
+    """Value put in every Bar's ``source`` field."""
+
+    @abc.abstractmethod
+    def instruments(self) -> Sequence[Instrument]:
+        """Everything this provider serves."""
+
+    @abc.abstractmethod
+    def history(self, query: BarQuery) -> AsyncIterator[Bar]:
+        """Bars matching ``query`` in time order per instrument.
+
+        Raises :class:`UnknownInstrument` for an id the provider does not serve.
+        """
+
+    def live(self, interval: Interval) -> AsyncIterator[Bar]:
+        """Bars as they complete in real time. Providers without a live feed raise."""
+        raise NotImplementedError(f"provider {self.name!r} has no live feed")
