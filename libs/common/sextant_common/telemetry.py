@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Response
-from fastapi.responses import ORJSONResponse
+import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 HealthCheck = Callable[[], Awaitable[bool] | bool]
@@ -22,7 +22,9 @@ def add_health_and_metrics(app: FastAPI, service: str, checks: dict[str, HealthC
             results[name] = bool(await outcome) if isinstance(outcome, Awaitable) else outcome
         ok = all(results.values())
         body = {"service": service, "status": "ok" if ok else "degraded", "checks": results}
-        return ORJSONResponse(body, status_code=200 if ok else 503)
+        return Response(
+            orjson.dumps(body), status_code=200 if ok else 503, media_type="application/json"
+        )
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:

@@ -28,6 +28,7 @@ class BarQuery:
     instruments: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "interval", Interval(self.interval))
         for name in ("start", "end"):
             if getattr(self, name).tzinfo is None:
                 raise ValueError(f"{name} must be timezone-aware (UTC)")

@@ -1,0 +1,42 @@
+"""Running a service process: logging, broker reachability check, uvicorn, clean exit codes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Callable
+
+import uvicorn
+from fastapi import FastAPI
+
+from sextant_common.bus import BrokerUnreachable, ensure_topics
+from sextant_common.logging_setup import configure_logging
+from sextant_common.settings import CommonSettings
+
+log = logging.getLogger(__name__)
+
+
+def serve(
+    settings: CommonSettings, build_app: Callable[[], FastAPI], *, host: str, port: int
+) -> None:
+    """Check the broker, then serve ``build_app()`` with uvicorn until SIGINT/SIGTERM.
+
+    A missing or unreachable broker ends the process with status 2 and one clear line naming
+    the address, not a traceback.
+    """
+    configure_logging(settings.log_level, json=settings.log_json)
+    try:
+        asyncio.run(ensure_topics(settings))
+    except (BrokerUnreachable, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    uvicorn.run(
+        build_app(),
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        ws_per_message_deflate=False,
+        timeout_graceful_shutdown=5,
+    )

@@ -1,0 +1,1 @@
+"""Sextant datasets: the point-in-time Parquet lake, fed from the bus, queried with DuckDB."""

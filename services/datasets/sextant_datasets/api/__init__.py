@@ -1,0 +1,1 @@
+"""HTTP query API of the datasets service."""

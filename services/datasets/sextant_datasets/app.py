@@ -1,0 +1,58 @@
+"""Builds the datasets service: the bar consumer task and the FastAPI query app."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from sextant_common.telemetry import add_health_and_metrics
+from sextant_datasets.api.routes import bars, instruments
+from sextant_datasets.catalog import Catalog
+from sextant_datasets.consumer import BarSink
+from sextant_datasets.lake.reader import LakeReader
+from sextant_datasets.lake.writer import LakeWriter
+from sextant_datasets.settings import DatasetsSettings
+
+log = logging.getLogger(__name__)
+
+
+def build_app(settings: DatasetsSettings | None = None) -> FastAPI:
+    """The datasets FastAPI app; its lifespan runs the lake's bar consumer."""
+    settings = settings or DatasetsSettings()
+    settings.lake_dir.mkdir(parents=True, exist_ok=True)
+    reader = LakeReader(settings.lake_dir)
+    catalog = Catalog(reader)
+    sink = BarSink(
+        bootstrap=settings.require_bootstrap(),
+        group_id=settings.datasets_group,
+        writer=LakeWriter(settings.lake_dir),
+        flush_rows=settings.lake_flush_rows,
+        flush_seconds=settings.lake_flush_seconds,
+        on_flush=catalog.invalidate,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(sink.run(), name="bar-sink")
+        task.add_done_callback(_log_crash)
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    app = FastAPI(title="Sextant datasets", version="0.1.0", lifespan=lifespan)
+    app.state.reader = reader
+    app.state.catalog = catalog
+    app.include_router(bars.router)
+    app.include_router(instruments.router)
+    add_health_and_metrics(app, "datasets", {"bar_consumer": lambda: sink.running})
+    return app
+
+
+def _log_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("bar consumer stopped", exc_info=task.exception())

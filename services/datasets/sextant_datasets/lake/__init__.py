@@ -1,0 +1,1 @@
+"""The Parquet lake: layout, idempotent writes, point-in-time reads."""

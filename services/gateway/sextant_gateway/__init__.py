@@ -1,0 +1,1 @@
+"""Sextant gateway: the only public entry point (REST, WebSocket, the web terminal)."""

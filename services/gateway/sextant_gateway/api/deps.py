@@ -1,0 +1,42 @@
+"""Shared dependencies of the gateway routes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import httpx
+from fastapi import Depends, HTTPException, Request, Response
+
+from sextant_gateway.hub import LiveHub
+
+
+def _datasets(request: Request) -> httpx.AsyncClient:
+    client: httpx.AsyncClient = request.app.state.datasets
+    return client
+
+
+DatasetsClient = Annotated[httpx.AsyncClient, Depends(_datasets)]
+
+
+def hub_of(app_state: object) -> LiveHub:
+    """The app's live hub."""
+    hub: LiveHub = app_state.hub  # type: ignore[attr-defined]
+    return hub
+
+
+async def forward_get(client: httpx.AsyncClient, path: str, request: Request) -> Response:
+    """GET ``path`` on an internal service with the caller's query string; relay status + body.
+
+    An unreachable service becomes a 503 naming it, never a hung request.
+    """
+    try:
+        upstream = await client.get(path, params=request.query_params)
+    except httpx.HTTPError as exc:
+        raise HTTPException(
+            status_code=503, detail=f"datasets service unavailable at {client.base_url}: {exc}"
+        ) from None
+    return Response(
+        upstream.content,
+        status_code=upstream.status_code,
+        media_type=upstream.headers.get("content-type", "application/json"),
+    )

@@ -1,0 +1,52 @@
+"""Builds the gateway: HTTP client to internal services, live feed, WebSocket hub, routes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import httpx
+from fastapi import FastAPI
+
+from sextant_common.telemetry import add_health_and_metrics
+from sextant_gateway.api.routes import bars, instruments, ws
+from sextant_gateway.api.routes.web import mount_web
+from sextant_gateway.hub import LiveHub
+from sextant_gateway.live_feed import LiveFeed
+from sextant_gateway.settings import GatewaySettings
+
+log = logging.getLogger(__name__)
+
+
+def build_app(settings: GatewaySettings | None = None) -> FastAPI:
+    """The public FastAPI app; its lifespan runs the live feed consumer."""
+    settings = settings or GatewaySettings()
+    hub = LiveHub(settings.ws_queue_size)
+    feed = LiveFeed(
+        settings.require_bootstrap(), hub, timedelta(seconds=settings.live_window_seconds)
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.datasets = httpx.AsyncClient(
+            base_url=settings.datasets_url, timeout=httpx.Timeout(30.0, connect=2.0)
+        )
+        task = asyncio.create_task(feed.run(), name="live-feed")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await app.state.datasets.aclose()
+
+    app = FastAPI(title="Sextant gateway", version="0.1.0", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.hub = hub
+    app.include_router(bars.router)
+    app.include_router(instruments.router)
+    app.include_router(ws.router)
+    add_health_and_metrics(app, "gateway", {"live_feed": lambda: feed.running})
+    mount_web(app, settings.web_dist)
+    return app

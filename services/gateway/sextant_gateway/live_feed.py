@@ -1,0 +1,65 @@
+"""Reads ``md.bars.v1`` for the gateway and hands live bars to the WebSocket hub.
+
+Every gateway replica must see every bar, so this consumer has no group and starts at the end
+of the topic. Bars known longer ago than the live window are a backfill passing through and are
+not fanned out.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+import orjson
+from aiokafka import AIOKafkaConsumer
+from pydantic import ValidationError
+
+from sextant_common import topics
+from sextant_common.events import Bar
+from sextant_gateway.hub import LiveHub
+
+log = logging.getLogger(__name__)
+
+
+class LiveFeed:
+    """Consumes bars and publishes the live ones to ``hub`` as ``{"type": "bar", ...}`` JSON."""
+
+    def __init__(self, bootstrap: str, hub: LiveHub, live_window: timedelta) -> None:
+        self._bootstrap = bootstrap
+        self._hub = hub
+        self._live_window = live_window
+        self.running = False
+
+    async def run(self) -> None:
+        """Consume until cancelled."""
+        consumer = AIOKafkaConsumer(
+            topics.MD_BARS,
+            bootstrap_servers=self._bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="latest",
+        )
+        await consumer.start()
+        self.running = True
+        try:
+            while True:
+                fetched = await consumer.getmany(timeout_ms=500, max_records=5_000)
+                cutoff = datetime.now(UTC) - self._live_window
+                for records in fetched.values():
+                    for record in records:
+                        self._forward(record.key, record.value, cutoff)
+        finally:
+            self.running = False
+            await consumer.stop()
+
+    def _forward(self, key: bytes | None, value: bytes | None, cutoff: datetime) -> None:
+        if not key or not value or not self._hub.wants(key.decode(errors="replace")):
+            return
+        try:
+            bar = Bar.model_validate_json(value)
+        except (ValidationError, ValueError):
+            return  # the datasets consumer dead-letters it; the browser never sees it
+        if bar.ts_known < cutoff:
+            return
+        message = orjson.dumps({"type": "bar", "bar": bar.model_dump(mode="json")}).decode()
+        self._hub.publish(bar.instrument_id, message)

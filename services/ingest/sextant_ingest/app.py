@@ -1,0 +1,62 @@
+"""Builds the ingest service: the FastStream broker, the worker task and a health/metrics app."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from sextant_common.bus import build_broker
+from sextant_common.telemetry import add_health_and_metrics
+from sextant_ingest.providers.registry import build_provider
+from sextant_ingest.publisher import BarPublisher
+from sextant_ingest.settings import IngestSettings
+from sextant_ingest.worker import IngestWorker
+
+log = logging.getLogger(__name__)
+
+
+def build_app(settings: IngestSettings | None = None) -> FastAPI:
+    """The ingest FastAPI app (health, metrics, status); its lifespan runs the worker."""
+    settings = settings or IngestSettings()
+    broker = build_broker(settings, description="Sextant ingest: provider bars onto the bus")
+    providers = [build_provider(name, settings) for name in settings.ingest_providers]
+    worker = IngestWorker(
+        BarPublisher(broker),
+        providers,
+        history_days=settings.ingest_history_days,
+        live_provider=build_provider("simulated", settings) if settings.ingest_live else None,
+        live_interval=settings.ingest_live_interval,
+    )
+    state = {"worker_failed": False}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await broker.start()
+        task = asyncio.create_task(worker.run(), name="ingest-worker")
+
+        def on_done(done: asyncio.Task[None]) -> None:
+            if not done.cancelled() and done.exception() is not None:
+                state["worker_failed"] = True
+                log.error("ingest worker stopped", exc_info=done.exception())
+
+        task.add_done_callback(on_done)
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await broker.stop()
+
+    app = FastAPI(title="Sextant ingest", version="0.1.0", lifespan=lifespan)
+
+    @app.get("/status")
+    def status() -> dict[str, object]:
+        """Bars published per provider during the backfill, and live bars since."""
+        return dataclasses.asdict(worker.status)
+
+    add_health_and_metrics(app, "ingest", {"worker": lambda: not state["worker_failed"]})
+    return app

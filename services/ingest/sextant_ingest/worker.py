@@ -1,0 +1,77 @@
+"""The ingest worker: backfill each provider's history, then stream live bars."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sextant_common.events import Interval
+from sextant_ingest.providers.base import BarProvider, BarQuery
+from sextant_ingest.publisher import BarPublisher
+
+log = logging.getLogger(__name__)
+
+SHIPPED_HISTORY_START = datetime(1900, 1, 1, tzinfo=UTC)
+
+
+@dataclass
+class WorkerStatus:
+    """What the worker has done so far (served on ``/health``)."""
+
+    backfilled: dict[str, int] = field(default_factory=dict)
+    backfill_done: bool = False
+    live_bars: int = 0
+
+
+def backfill_query(provider: BarProvider, history_days: int, now: datetime) -> BarQuery:
+    """The daily history to backfill: everything for ``shipped``, ``history_days`` otherwise."""
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    start = (
+        SHIPPED_HISTORY_START
+        if provider.name == "shipped"
+        else today - timedelta(days=history_days)
+    )
+    return BarQuery(interval=Interval.D1, start=start, end=today)
+
+
+class IngestWorker:
+    """Publishes the history of ``providers`` then the live feed of ``live_provider``."""
+
+    def __init__(
+        self,
+        publisher: BarPublisher,
+        providers: Sequence[BarProvider],
+        *,
+        history_days: int,
+        live_provider: BarProvider | None,
+        live_interval: Interval,
+    ) -> None:
+        self._publisher = publisher
+        self._providers = providers
+        self._history_days = history_days
+        self._live_provider = live_provider
+        self._live_interval = live_interval
+        self.status = WorkerStatus()
+
+    async def run(self) -> None:
+        """Backfill every provider, then stream live bars until cancelled."""
+        for provider in self._providers:
+            query = backfill_query(provider, self._history_days, datetime.now(UTC))
+            started = time.perf_counter()
+            count = await self._publisher.publish_stream(provider.history(query))
+            elapsed = time.perf_counter() - started
+            self.status.backfilled[provider.name] = count
+            log.info(
+                "backfill published",
+                extra={"provider": provider.name, "bars": count, "seconds": round(elapsed, 2)},
+            )
+        self.status.backfill_done = True
+        if self._live_provider is None:
+            return
+        log.info("streaming live bars", extra={"interval": self._live_interval.value})
+        async for bar in self._live_provider.live(self._live_interval):
+            await self._publisher.publish_one(bar)
+            self.status.live_bars += 1

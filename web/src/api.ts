@@ -1,0 +1,126 @@
+/** Gateway HTTP client: GET /api/v1/instruments and /api/v1/bars. */
+import type { BarsResponse, InstrumentRow } from './types';
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Human-readable text of a FastAPI-style error body: {"detail": "..."} or {"detail": [{loc, msg}, ...]}. */
+export function errorDetail(body: unknown, fallback: string): string {
+  if (body && typeof body === 'object' && 'detail' in body) {
+    const d = (body as { detail: unknown }).detail;
+    if (typeof d === 'string') return d;
+    if (Array.isArray(d)) {
+      const parts = d.map((e) => {
+        if (e && typeof e === 'object') {
+          const msg = String((e as { msg?: unknown }).msg ?? JSON.stringify(e));
+          const loc = (e as { loc?: unknown }).loc;
+          const where = Array.isArray(loc) ? loc.filter((x) => x !== 'query' && x !== 'body').join('.') : '';
+          return where ? `${where}: ${msg}` : msg;
+        }
+        return String(e);
+      });
+      if (parts.length) return parts.join('; ');
+    }
+    if (d != null) return JSON.stringify(d);
+  }
+  return fallback;
+}
+
+async function getJson<T>(url: string, signal?: AbortSignal): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(url, { signal, headers: { Accept: 'application/json' } });
+  } catch (e) {
+    if ((e as Error).name === 'AbortError') throw e;
+    throw new ApiError(0, `network error: ${(e as Error).message}`);
+  }
+  if (!res.ok) {
+    let body: unknown = null;
+    try {
+      body = await res.json();
+    } catch {
+      /* not JSON */
+    }
+    throw new ApiError(res.status, errorDetail(body, res.statusText || 'request failed'));
+  }
+  return (await res.json()) as T;
+}
+
+export async function fetchInstruments(signal?: AbortSignal): Promise<InstrumentRow[]> {
+  const r = await getJson<{ instruments: InstrumentRow[] }>('/api/v1/instruments', signal);
+  if (!r || !Array.isArray(r.instruments)) throw new ApiError(0, 'malformed instruments response');
+  return r.instruments;
+}
+
+export function fetchBars(symbol: string, interval: string, signal?: AbortSignal): Promise<BarsResponse> {
+  const q = new URLSearchParams({ symbol, interval });
+  return getJson<BarsResponse>(`/api/v1/bars?${q}`, signal);
+}
+
+export interface InstrumentChoice {
+  id: string;
+  assetClass: string;
+  sources: string[];
+  intervals: string[];
+}
+
+/** One entry per instrument id (the list has one row per instrument+source), in first-seen order. */
+export function groupInstruments(rows: InstrumentRow[]): InstrumentChoice[] {
+  const by = new Map<string, InstrumentChoice>();
+  for (const r of rows) {
+    if (!r || typeof r.instrument_id !== 'string') continue;
+    let c = by.get(r.instrument_id);
+    if (!c) {
+      c = { id: r.instrument_id, assetClass: r.asset_class ?? '', sources: [], intervals: [] };
+      by.set(r.instrument_id, c);
+    }
+    if (r.source && !c.sources.includes(r.source)) c.sources.push(r.source);
+    for (const iv of r.intervals ?? []) if (!c.intervals.includes(iv)) c.intervals.push(iv);
+  }
+  return [...by.values()];
+}
+
+/** Symbol to show first: ?symbol= if given, else SPX if listed, else the first instrument. */
+export function initialSymbol(query: string | null, choices: InstrumentChoice[]): string | null {
+  const q = query?.trim();
+  if (q) {
+    const hit = choices.find((c) => c.id.toUpperCase() === q.toUpperCase());
+    return hit ? hit.id : q;
+  }
+  if (choices.some((c) => c.id === 'SPX')) return 'SPX';
+  return choices[0]?.id ?? null;
+}
+
+/** The chart interval for an instrument: 1d when it has it, else its first listed interval. */
+export function chartInterval(choice: InstrumentChoice | undefined): string {
+  if (!choice || choice.intervals.length === 0 || choice.intervals.includes('1d')) return '1d';
+  return choice.intervals[0];
+}
+
+export type SourceKind = 'real' | 'simulated' | 'synthetic' | 'unknown';
+
+const SIMULATED = new Set(['simulated', 'sim', 'fixture', 'mock', 'replay-simulated']);
+
+export function sourceKind(source: string): SourceKind {
+  const s = source.toLowerCase();
+  if (s === 'synthetic') return 'synthetic';
+  if (SIMULATED.has(s) || s.includes('simul')) return 'simulated';
+  if (s === 'shipped' || s === 'real') return 'real';
+  return 'unknown';
+}
+
+/** Badge text for a data source: synthetic and simulated data are always named as such. */
+export function sourceLabel(source: string): string {
+  const k = sourceKind(source);
+  const up = source.toUpperCase();
+  if (k === 'real') return `${up} · real`;
+  if (k === 'synthetic') return 'SYNTHETIC · bench';
+  if (k === 'simulated') return up === 'SIMULATED' ? 'SIMULATED' : `${up} · simulated`;
+  return up || 'UNKNOWN SOURCE';
+}
