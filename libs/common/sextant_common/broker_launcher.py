@@ -78,6 +78,7 @@ def start_broker(
         stderr=subprocess.STDOUT,
         env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
         preexec_fn=die_with_parent,  # noqa: PLW1509 - no orphaned broker if we are killed
+        start_new_session=True,
     )
     broker = EmbeddedBroker(process=process, bootstrap=f"{host}:{port}")
     if not wait_for_port(host, port, timeout_s=10.0):

@@ -37,14 +37,15 @@ def build_broker(settings: CommonSettings, *, description: str = "") -> KafkaBro
     )
 
 
-async def ensure_topics(settings: CommonSettings, *, timeout_s: float = 15.0) -> None:
+async def ensure_topics(settings: CommonSettings) -> None:
     """Create Sextant's topics if they do not exist yet (idempotent).
 
-    Raises :class:`BrokerUnreachable` naming the address when no broker answers in ``timeout_s``.
+    Raises :class:`BrokerUnreachable` naming the address when no broker answers within
+    ``settings.broker_connect_timeout_s``.
     """
     bootstrap = settings.require_bootstrap()
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
-    await _start_or_fail(admin, bootstrap, timeout_s)
+    await _start_or_fail(admin, bootstrap, settings.broker_connect_timeout_s)
     try:
         wanted = {topics.MD_BARS: settings.bars_partitions}
         existing = set(await admin.list_topics())

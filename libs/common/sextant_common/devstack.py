@@ -51,6 +51,7 @@ class ServiceProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             preexec_fn=die_with_parent,  # noqa: PLW1509 - deliberate, see module docstring
+            start_new_session=True,  # Ctrl-C reaches the runner only; it stops us in order
         )
         self._relay = threading.Thread(
             target=_relay_lines, args=(self.process.stdout, spec.name, sink), daemon=True

@@ -22,6 +22,8 @@ class CommonSettings(BaseSettings):
     log_json: bool = True
     data_dir: Path = Path("var")
     """Root of local state: the Parquet lake, broker logs, audit files."""
+    broker_connect_timeout_s: float = 15.0
+    """How long a service waits for the broker at start before exiting with an error."""
     bars_partitions: int = 6
     """Partitions of ``md.bars.v1`` when Sextant creates the topic itself."""
 

@@ -7,6 +7,7 @@ not fanned out.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -47,19 +48,23 @@ class LiveFeed:
                 cutoff = datetime.now(UTC) - self._live_window
                 for records in fetched.values():
                     for record in records:
-                        self._forward(record.key, record.value, cutoff)
+                        if self._forward(record.key, record.value, cutoff):
+                            # Let the client writers run between bars: a fetched burst is spread
+                            # over the queues instead of landing in them all at once.
+                            await asyncio.sleep(0)
         finally:
             self.running = False
             await consumer.stop()
 
-    def _forward(self, key: bytes | None, value: bytes | None, cutoff: datetime) -> None:
+    def _forward(self, key: bytes | None, value: bytes | None, cutoff: datetime) -> bool:
+        """Publish one record to its subscribers; True if anyone was offered it."""
         if not key or not value or not self._hub.wants(key.decode(errors="replace")):
-            return
+            return False
         try:
             bar = Bar.model_validate_json(value)
         except (ValidationError, ValueError):
-            return  # the datasets consumer dead-letters it; the browser never sees it
+            return False  # the datasets consumer dead-letters it; the browser never sees it
         if bar.ts_known < cutoff:
-            return
+            return False
         message = orjson.dumps({"type": "bar", "bar": bar.model_dump(mode="json")}).decode()
-        self._hub.publish(bar.instrument_id, message)
+        return self._hub.publish(bar.instrument_id, message) > 0

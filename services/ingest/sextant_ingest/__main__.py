@@ -6,4 +6,6 @@ from sextant_ingest.settings import IngestSettings
 
 if __name__ == "__main__":
     settings = IngestSettings()
-    serve(settings, lambda: build_app(settings), host=settings.ingest_host, port=settings.ingest_port)
+    serve(
+        settings, lambda: build_app(settings), host=settings.ingest_host, port=settings.ingest_port
+    )

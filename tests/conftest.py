@@ -1,0 +1,89 @@
+"""Fixtures shared by every test domain: a real tansu broker, service processes, a full stack."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from sextant_common.broker_launcher import start_broker
+from sextant_common.devstack import ServiceProcess, start_services, stop_services
+from tests.support import Ports, service_env, spec
+
+
+def _broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    broker = start_broker(log_file=tmp_path_factory.mktemp("broker") / "tansu.log")
+    try:
+        yield broker.bootstrap
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh real Kafka-wire broker (tansu, ~0.1 s to start) for one test, so tests that
+    flood a topic never see each other's data."""
+    yield from _broker(tmp_path_factory)
+
+
+@dataclass
+class Stack:
+    """A running set of services under test."""
+
+    bootstrap: str
+    data_dir: Path
+    ports: Ports
+    services: list[ServiceProcess]
+    log: list[str]
+
+    @property
+    def gateway_url(self) -> str:
+        """Base URL of the gateway."""
+        return f"http://127.0.0.1:{self.ports.gateway}"
+
+    @property
+    def datasets_url(self) -> str:
+        """Base URL of the datasets service."""
+        return f"http://127.0.0.1:{self.ports.datasets}"
+
+
+@pytest.fixture(scope="session")
+def full_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Broker + datasets + gateway + ingest (shipped and simulated history, 1 s live bars),
+    started once per session and shared by the end-to-end and browser tests."""
+    broker = _broker(tmp_path_factory)
+    kafka_bootstrap = next(broker)
+    data_dir = tmp_path_factory.mktemp("stack")
+    ports = Ports.allocate()
+    env = {
+        **os.environ,
+        **service_env(
+            kafka_bootstrap,
+            data_dir,
+            ports,
+            SEXTANT_INGEST_LIVE_INTERVAL="1s",
+            SEXTANT_INGEST_HISTORY_DAYS="120",
+            SEXTANT_DATASETS_GROUP=f"datasets-stack-{uuid.uuid4().hex[:6]}",
+        ),
+    }
+    log: list[str] = []
+    try:
+        services = start_services(
+            [
+                spec("datasets", ports.datasets),
+                spec("gateway", ports.gateway),
+                spec("ingest", ports.ingest),
+            ],
+            env,
+            sink=log.append,
+        )
+        try:
+            yield Stack(kafka_bootstrap, data_dir, ports, services, log)
+        finally:
+            stop_services(services)
+    finally:
+        broker.close()

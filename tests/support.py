@@ -1,0 +1,105 @@
+"""Helpers the tests share: bar factories, service launch specs, polling."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TypeVar
+
+from sextant_common.broker_launcher import free_port
+from sextant_common.devstack import ServiceSpec
+from sextant_common.events import AssetClass, Bar, Interval
+
+T = TypeVar("T")
+
+
+def make_bar(
+    symbol: str = "TEST",
+    ts_event: datetime | None = None,
+    *,
+    close: float = 100.0,
+    interval: Interval = Interval.D1,
+    source: str = "test",
+    revision: int = 0,
+    ts_known: datetime | None = None,
+) -> Bar:
+    """A valid bar with sensible defaults."""
+    start = ts_event or datetime(2020, 1, 1, tzinfo=UTC)
+    return Bar(
+        instrument_id=symbol,
+        asset_class=AssetClass.EQUITY,
+        interval=interval,
+        ts_event=start,
+        open=close * 0.99,
+        high=close * 1.01,
+        low=close * 0.98,
+        close=close,
+        volume=1000.0,
+        source=source,
+        ts_known=ts_known or start + interval.duration,
+        revision=revision,
+    )
+
+
+def bar_series(symbols: int, per_symbol: int, *, source: str = "test") -> list[Bar]:
+    """``symbols`` x ``per_symbol`` daily bars with distinct natural keys."""
+    base = datetime(2015, 1, 1, tzinfo=UTC)
+    return [
+        make_bar(f"S{s:03d}", base + timedelta(days=d), close=100 + d % 7, source=source)
+        for s in range(symbols)
+        for d in range(per_symbol)
+    ]
+
+
+def wait_for(check: Callable[[], T | None], timeout_s: float, what: str, every: float = 0.2) -> T:
+    """Poll ``check`` until it returns a truthy value; fail the test after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout_s}s waiting for {what} (last: {last!r})")
+
+
+@dataclass(frozen=True)
+class Ports:
+    """Free ports for one stack under test, so tests never collide with `make run`."""
+
+    datasets: int
+    gateway: int
+    ingest: int
+
+    @classmethod
+    def allocate(cls) -> Ports:
+        """Three currently free ports."""
+        return cls(free_port(), free_port(), free_port())
+
+
+def service_env(bootstrap: str, data_dir: Path, ports: Ports, **extra: str) -> dict[str, str]:
+    """Environment for services under test: their broker, data dir, ports, plain-text logs."""
+    return {
+        "SEXTANT_KAFKA_BOOTSTRAP": bootstrap,
+        "SEXTANT_DATA_DIR": str(data_dir),
+        "SEXTANT_DATASETS_PORT": str(ports.datasets),
+        "SEXTANT_GATEWAY_PORT": str(ports.gateway),
+        "SEXTANT_INGEST_PORT": str(ports.ingest),
+        "SEXTANT_DATASETS_URL": f"http://127.0.0.1:{ports.datasets}",
+        "SEXTANT_LOG_JSON": "false",
+        **extra,
+    }
+
+
+def spec(name: str, port: int, env: dict[str, str] | None = None) -> ServiceSpec:
+    """Launch spec of service ``name`` (datasets, gateway or ingest) on ``port``."""
+    return ServiceSpec(
+        name,
+        [sys.executable, "-m", f"sextant_{name}"],
+        f"http://127.0.0.1:{port}/health",
+        env or {},
+    )

@@ -1,0 +1,430 @@
+import './style.css';
+import { ApiError, chartInterval, fetchBars, fetchInstruments, groupInstruments, initialSymbol, sourceKind, sourceLabel, type InstrumentChoice } from './api';
+import { CandleChart, type HoverInfo } from './chart';
+import { fmtPrice, fmtTime, fmtVolume } from './format';
+import { parseInterval, type Interval } from './interval';
+import { LiveClient, wsUrl, type LiveStatus } from './live';
+import { LiveAggregator } from './liveagg';
+import { parseBars, type Series } from './series';
+import { syntheticSeries } from './synthetic';
+import type { LiveBar } from './types';
+
+const $ = <T extends HTMLElement>(sel: string) => document.querySelector(sel) as T;
+
+const chartEl = $<HTMLDivElement>('#chart');
+const symbolSel = $<HTMLSelectElement>('#symbol');
+const cmd = $<HTMLInputElement>('#cmd');
+const badge = $<HTMLSpanElement>('#source');
+const liveBadge = $<HTMLSpanElement>('#live-source');
+const statusEl = $<HTMLSpanElement>('#status');
+const readout = $<HTMLSpanElement>('#readout');
+const message = $<HTMLDivElement>('#message');
+const info = $<HTMLSpanElement>('#info');
+const intervalEl = $<HTMLSpanElement>('#interval');
+
+interface State {
+  choices: InstrumentChoice[];
+  symbol: string | null;
+  interval: Interval | null;
+  series: Series | null;
+  agg: LiveAggregator | null;
+  historySources: string[];
+  liveSource: string | null;
+  liveUpdates: number;
+  loadSeq: number;
+  loading: boolean;
+  pending: LiveBar[];
+  asOf: string | null;
+  lastTick: number | null;
+  live: LiveStatus | null;
+  bench: boolean;
+}
+
+const state: State = {
+  choices: [],
+  symbol: null,
+  interval: null,
+  series: null,
+  agg: null,
+  historySources: [],
+  liveSource: null,
+  liveUpdates: 0,
+  loadSeq: 0,
+  loading: false,
+  pending: [],
+  asOf: null,
+  lastTick: null,
+  live: null,
+  bench: false,
+};
+
+const chart = new CandleChart(chartEl, { onHover: showReadout });
+let abort: AbortController | null = null;
+
+// ------------------------------------------------------------------ attributes & badges
+
+function setAttrs(): void {
+  const d = chartEl.dataset;
+  d.symbol = state.symbol ?? '';
+  d.candles = String(state.series?.length ?? 0);
+  d.liveUpdates = String(state.liveUpdates);
+  d.source = state.historySources.join('+');
+  d.interval = state.interval?.text ?? '';
+  d.state = state.loading ? 'loading' : message.hidden ? 'ready' : 'error';
+  if (state.liveSource) d.liveSource = state.liveSource;
+  else delete d.liveSource;
+}
+
+function renderBadges(): void {
+  const srcs = state.historySources;
+  if (srcs.length === 0) {
+    badge.textContent = '—';
+    badge.className = 'badge';
+  } else {
+    badge.textContent = srcs.map(sourceLabel).join(' + ');
+    const kinds = srcs.map(sourceKind);
+    badge.className = 'badge ' + (kinds.includes('synthetic') ? 'synthetic' : kinds.includes('simulated') ? 'simulated' : kinds.every((k) => k === 'real') ? 'real' : 'unknown');
+  }
+  badge.title = 'source of the displayed history';
+  const ls = state.liveSource;
+  if (ls && !(srcs.length === 1 && srcs[0] === ls)) {
+    liveBadge.hidden = false;
+    liveBadge.textContent = `+ LIVE ${sourceLabel(ls)}`;
+    liveBadge.className = 'badge ' + (sourceKind(ls) === 'real' ? 'real' : 'simulated');
+  } else {
+    liveBadge.hidden = true;
+  }
+  const marked = srcs.find((s) => sourceKind(s) !== 'real') ?? (ls && sourceKind(ls) !== 'real' ? ls : null);
+  chart.setWatermark(marked ? sourceLabel(marked).split(' · ')[0] : null);
+}
+
+function showError(text: string | null): void {
+  message.hidden = !text;
+  message.textContent = text ?? '';
+  if (text) chartEl.dataset.error = text;
+  else delete chartEl.dataset.error;
+  setAttrs();
+}
+
+function showReadout(h: HoverInfo | null): void {
+  const s = state.series;
+  if (!h) {
+    if (!s || s.length === 0) {
+      readout.textContent = '';
+      return;
+    }
+    h = chart.hoverInfo(s.length - 1);
+    if (!h) return;
+  }
+  const chg = Number.isFinite(h.prevClose) && h.prevClose !== 0 ? ((h.c - h.prevClose) / h.prevClose) * 100 : NaN;
+  const cls = h.c >= h.o ? 'up' : 'down';
+  const ref = h.h;
+  readout.innerHTML = '';
+  const parts: [string, string, string?][] = [
+    ['', fmtTime(h.t, state.interval?.ms ?? 86_400_000)],
+    ['O', fmtPrice(h.o, ref), cls],
+    ['H', fmtPrice(h.h, ref), cls],
+    ['L', fmtPrice(h.l, ref), cls],
+    ['C', fmtPrice(h.c, ref), cls],
+    ['V', fmtVolume(h.v)],
+  ];
+  if (Number.isFinite(chg)) parts.push(['', `${chg >= 0 ? '+' : ''}${chg.toFixed(2)}%`, `chg ${chg >= 0 ? 'up' : 'down'}`]);
+  for (const [k, v, c] of parts) {
+    if (k) {
+      const kk = document.createElement('b');
+      kk.textContent = k;
+      readout.append(kk);
+    }
+    const vv = document.createElement('span');
+    vv.textContent = v;
+    if (c) vv.className = c;
+    readout.append(vv);
+  }
+}
+
+function renderInfo(): void {
+  const s = state.series;
+  const parts: string[] = [];
+  if (s) parts.push(`${s.length.toLocaleString('en-US')} candles`);
+  if (state.asOf) parts.push(`as of ${state.asOf.replace('T', ' ').replace(/:\d\d(\.\d+)?Z$/, 'Z')}`);
+  if (state.liveUpdates) parts.push(`${state.liveUpdates} live`);
+  info.textContent = parts.join(' · ');
+}
+
+function renderStatus(): void {
+  if (state.bench) {
+    statusEl.className = 'status off';
+    statusEl.textContent = '● BENCH · no live feed';
+    return;
+  }
+  const st = state.live;
+  if (!st) return;
+  let text = '';
+  let cls = '';
+  if (st.state === 'live') {
+    const subscribed = state.symbol && st.subscribed.includes(state.symbol);
+    cls = subscribed ? 'live' : 'connecting';
+    const age = state.lastTick ? Math.max(0, Math.round((Date.now() - state.lastTick) / 1000)) : null;
+    text = subscribed ? `● LIVE${age !== null ? ` · ${age}s ago` : ' · waiting'}` : '● CONNECTED · subscribing';
+  } else if (st.state === 'connecting') {
+    cls = 'connecting';
+    text = st.attempt > 0 ? `● RECONNECTING (#${st.attempt})` : '● CONNECTING';
+  } else {
+    cls = 'off';
+    const why = st.lastCloseCode === 1013 ? ' · dropped (slow)' : '';
+    text = `● OFFLINE${why} · retry ${Math.ceil((st.retryInMs ?? 0) / 1000)}s`;
+  }
+  statusEl.className = `status ${cls}`;
+  statusEl.textContent = text;
+  statusEl.dataset.state = st.state;
+}
+
+// ------------------------------------------------------------------ loading
+
+/** data-first-frame-ms: fetch (or generation) start to first drawn frame; data-first-frame-at: since navigation. */
+function markFirstFrame(t0: number): void {
+  const now = performance.now();
+  chartEl.dataset.firstFrameMs = (now - t0).toFixed(1);
+  chartEl.dataset.firstFrameAt = now.toFixed(1);
+}
+
+function fillPicker(): void {
+  symbolSel.innerHTML = '';
+  const choices = [...state.choices];
+  if (state.symbol && !choices.some((c) => c.id === state.symbol)) {
+    choices.push({ id: state.symbol, assetClass: '?', sources: [], intervals: [] });
+  }
+  for (const c of choices) {
+    const opt = document.createElement('option');
+    opt.value = c.id;
+    const tag = c.sources.map((s) => (sourceKind(s) === 'real' ? s : s.toUpperCase())).join('/');
+    opt.textContent = `${c.id}  ${c.assetClass}${tag ? ` · ${tag}` : ''}`;
+    symbolSel.append(opt);
+  }
+  if (state.symbol) symbolSel.value = state.symbol;
+}
+
+async function loadSymbol(symbol: string): Promise<void> {
+  const seq = ++state.loadSeq;
+  abort?.abort();
+  abort = new AbortController();
+  const prev = state.symbol;
+  state.symbol = symbol;
+  state.loading = true;
+  state.pending = [];
+  state.liveSource = null;
+  state.liveUpdates = 0; // counts live bars applied to the series on screen
+  state.lastTick = null;
+  state.asOf = null;
+  delete chartEl.dataset.firstFrameMs;
+  delete chartEl.dataset.firstFrameAt;
+  delete chartEl.dataset.timing;
+  const choice = state.choices.find((c) => c.id === symbol);
+  const ivText = chartInterval(choice);
+  state.interval = parseInterval(ivText);
+  intervalEl.textContent = ivText;
+  fillPicker();
+  const url = new URL(location.href);
+  url.searchParams.set('symbol', symbol);
+  url.searchParams.delete('bench');
+  history.replaceState(null, '', url);
+  document.title = `${symbol} · Sextant`;
+  if (prev !== symbol) {
+    live?.setSymbols([symbol]);
+  }
+  setAttrs();
+  chartEl.classList.add('loading');
+  const t0 = performance.now();
+  try {
+    const resp = await fetchBars(symbol, ivText, abort.signal);
+    if (seq !== state.loadSeq) return;
+    const t1 = performance.now();
+    const { series, dropped } = parseBars(resp);
+    const t2 = performance.now();
+    state.series = series;
+    state.historySources = series.presentSources();
+    state.asOf = resp.as_of ?? null;
+    state.agg = new LiveAggregator(series, state.interval);
+    state.loading = false;
+    if (resp.interval && resp.interval !== ivText) {
+      try {
+        state.interval = parseInterval(resp.interval);
+        state.agg = new LiveAggregator(series, state.interval);
+        intervalEl.textContent = resp.interval;
+      } catch {
+        /* keep requested */
+      }
+    }
+    chart.setSeries(series, state.interval);
+    showError(series.length === 0 ? `no bars for ${symbol} (${ivText})` : null);
+    renderBadges();
+    const drawMs = chart.renderNow();
+    markFirstFrame(t0);
+    chartEl.dataset.timing = JSON.stringify({ fetchJsonMs: +(t1 - t0).toFixed(1), parseMs: +(t2 - t1).toFixed(1), drawMs: +drawMs.toFixed(1) });
+    // Live bars that arrived while the history was loading.
+    const pending = state.pending;
+    state.pending = [];
+    for (const b of pending) applyLive(b);
+    setAttrs();
+    showReadout(null);
+    renderInfo();
+    if (dropped) console.warn(`${dropped} malformed bars dropped`);
+  } catch (e) {
+    if ((e as Error).name === 'AbortError' || seq !== state.loadSeq) return;
+    state.loading = false;
+    state.series = null;
+    state.agg = null;
+    state.historySources = [];
+    chart.setSeries(null, null);
+    chart.renderNow();
+    renderBadges();
+    const err = e instanceof ApiError ? (e.status ? `${e.status} · ${e.message}` : e.message) : `error: ${(e as Error).message}`;
+    showError(`${symbol}: ${err}`);
+    readout.textContent = '';
+    renderInfo();
+  } finally {
+    if (seq === state.loadSeq) chartEl.classList.remove('loading');
+  }
+}
+
+// ------------------------------------------------------------------ live
+
+function applyLive(bar: LiveBar): void {
+  if (!bar || bar.instrument_id !== state.symbol) return;
+  if (state.loading || !state.agg) {
+    if (state.pending.length < 10_000) state.pending.push(bar);
+    return;
+  }
+  const before = state.series?.length ?? 0;
+  const r = state.agg.apply(bar);
+  if (r === 'ignored') return;
+  state.liveUpdates++;
+  state.lastTick = Date.now();
+  const src = String(bar.source ?? '');
+  if (src && src !== state.liveSource) {
+    state.liveSource = src;
+    renderBadges();
+  }
+  chart.dataChanged((state.series?.length ?? 0) - before);
+  setAttrs();
+  renderStatus();
+  renderInfo();
+  showReadout(null);
+}
+
+let live: LiveClient | null = null;
+
+// ------------------------------------------------------------------ inputs
+
+symbolSel.addEventListener('change', () => {
+  if (symbolSel.value && symbolSel.value !== state.symbol) void switchTo(symbolSel.value);
+});
+
+async function switchTo(symbol: string): Promise<void> {
+  if (state.bench) {
+    state.bench = false;
+    chartEl.dataset.bench = '';
+    startLive();
+  }
+  await loadSymbol(symbol);
+}
+
+cmd.addEventListener('keydown', (e) => {
+  if (e.key === 'Enter') {
+    const raw = cmd.value.trim();
+    if (!raw) return;
+    const hit = state.choices.find((c) => c.id.toUpperCase() === raw.toUpperCase());
+    cmd.value = '';
+    cmd.blur();
+    void switchTo(hit ? hit.id : raw.toUpperCase());
+  } else if (e.key === 'Escape') {
+    cmd.value = '';
+    cmd.blur();
+  }
+});
+
+window.addEventListener('keydown', (e) => {
+  if (document.activeElement === cmd || document.activeElement === symbolSel) return;
+  if (e.key === '/') {
+    e.preventDefault();
+    cmd.focus();
+  } else if (e.key === 'ArrowLeft') chart.panBy(80);
+  else if (e.key === 'ArrowRight') chart.panBy(-80);
+  else if (e.key === '+' || e.key === '=') chart.zoomAt(0.8);
+  else if (e.key === '-') chart.zoomAt(1.25);
+  else if (e.key === 'Home') chart.fitAll();
+  else if (e.key === 'End') chart.showLatest();
+});
+
+function startLive(): void {
+  if (live) return;
+  live = new LiveClient(wsUrl(location), {
+    onBar: applyLive,
+    onStatus: (s) => {
+      state.live = s;
+      renderStatus();
+    },
+  });
+  live.start();
+  if (state.symbol) live.setSymbols([state.symbol]);
+}
+
+setInterval(renderStatus, 1000);
+
+// ------------------------------------------------------------------ boot
+
+async function boot(): Promise<void> {
+  const params = new URLSearchParams(location.search);
+  const benchN = Number(params.get('bench'));
+  if (benchN > 0) {
+    // Dev hook: synthetic candles generated in the page, labelled SYNTHETIC; no gateway needed.
+    state.bench = true;
+    const n = Math.min(5_000_000, Math.floor(benchN));
+    const ivText = params.get('interval') ?? '1m';
+    state.interval = parseInterval(ivText);
+    state.symbol = 'SYNTH';
+    intervalEl.textContent = ivText;
+    chartEl.dataset.bench = String(n);
+    const t0 = performance.now();
+    const series = syntheticSeries(n, state.interval.ms);
+    state.series = series;
+    state.historySources = ['synthetic'];
+    state.agg = new LiveAggregator(series, state.interval);
+    chart.setSeries(series, state.interval);
+    renderBadges();
+    chart.renderNow();
+    markFirstFrame(t0);
+    symbolSel.innerHTML = '<option value="SYNTH">SYNTH · synthetic</option>';
+    setAttrs();
+    showReadout(null);
+    renderInfo();
+    renderStatus();
+    fetchInstruments()
+      .then((rows) => {
+        state.choices = groupInstruments(rows);
+        for (const c of state.choices) {
+          const opt = document.createElement('option');
+          opt.value = c.id;
+          opt.textContent = `${c.id}  ${c.assetClass}`;
+          symbolSel.append(opt);
+        }
+      })
+      .catch(() => {});
+    return;
+  }
+  startLive();
+  const fromUrl = params.get('symbol');
+  try {
+    state.choices = groupInstruments(await fetchInstruments());
+  } catch (e) {
+    const err = e instanceof ApiError ? `${e.status || ''} ${e.message}`.trim() : String(e);
+    showError(`instruments: ${err}`);
+  }
+  const sym = initialSymbol(fromUrl, state.choices) ?? fromUrl ?? 'SPX';
+  await loadSymbol(sym);
+}
+
+// Dev/test hook (used by tests/web/chart.bench.mjs).
+(window as unknown as { __sextant: unknown }).__sextant = { chart, state };
+
+void boot();
