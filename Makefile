@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PACKAGES := libs/common services/ingest services/datasets services/gateway
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
-WEB_SOURCES := $(shell find web/src web/index.html web/package.json web/vite.config.ts -type f 2>/dev/null)
+WEB_SOURCES := $(shell find web/src web/index.html web/package.json web/tsconfig.json web/vite.config.ts -type f 2>/dev/null)
 
 .PHONY: setup run test bench lint format clean system-deps
 
@@ -17,7 +17,7 @@ $(VENV)/.installed: $(PYPROJECTS) requirements-dev.txt
 	$(BIN)/pip install --quiet $(addprefix -e ,$(PACKAGES)) -r requirements-dev.txt
 	touch $@
 
-web/node_modules/.installed: web/package.json
+web/node_modules/.installed: web/package.json web/package-lock.json
 	cd web && (test -f package-lock.json && npm ci --no-audit --no-fund || npm install --no-audit --no-fund)
 	touch $@
 
@@ -31,6 +31,7 @@ system-deps:
 	./scripts/ensure_system_deps.sh
 
 test: setup system-deps
+	cd web && npm test --silent
 	$(BIN)/python -m pytest
 
 bench: setup

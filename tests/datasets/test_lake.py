@@ -8,6 +8,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from sextant_common.events import Interval
 from sextant_datasets.lake.reader import BarsQuery, LakeReader, UnknownSymbol
 from sextant_datasets.lake.writer import LakeWriter
 from tests.support import bar_series, make_bar
@@ -29,10 +30,14 @@ def query(symbol: str = "S000", **kw: object) -> BarsQuery:
 
 
 def test_partition_layout_is_interval_symbol_year_month(tmp_path: Path) -> None:
-    LakeWriter(tmp_path).write([make_bar("AAPL", datetime(2021, 3, 5, tzinfo=UTC))])
-    files = list(tmp_path.glob("bars/interval=1d/symbol=AAPL/year=2021/month=03/part-*.parquet"))
-    assert len(files) == 1
-    assert pq.read_table(files[0]).num_rows == 1
+    moment = datetime(2021, 3, 5, 14, 30, tzinfo=UTC)
+    LakeWriter(tmp_path).write(
+        [make_bar("AAPL", moment, interval=Interval.M1), make_bar("AAPL", moment.replace(hour=0))]
+    )
+    minute = list(tmp_path.glob("bars/interval=1m/symbol=AAPL/year=2021/month=03/part-*.parquet"))
+    daily = list(tmp_path.glob("bars/interval=1d/symbol=AAPL/year=2021/part-*.parquet"))
+    assert len(minute) == len(daily) == 1  # daily bars: one directory per year, not per month
+    assert pq.read_table(minute[0]).num_rows == pq.read_table(daily[0]).num_rows == 1
 
 
 def test_rewriting_the_same_bars_adds_nothing(tmp_path: Path) -> None:

@@ -37,18 +37,30 @@ function chromiumPath() {
   throw new Error(`no Chromium found (tried ${cands.join(', ')}); apt-get install -y chromium or set SEXTANT_CHROMIUM`);
 }
 
+class Failure extends Error {
+  constructor(reason, extra) {
+    super(reason);
+    this.extra = extra;
+  }
+}
+
+/** Abort the run: reported (and the browser closed) by the handler at the bottom. */
 function fail(reason, extra = {}) {
+  throw new Failure(reason, extra);
+}
+
+function report(reason, extra = {}) {
   console.log(JSON.stringify({ ok: false, reason, ...extra }));
   process.exit(1);
 }
 
-if (!baseUrl) fail('usage: node tests/web/terminal.e2e.mjs <baseUrl> [liveSymbol]');
+if (!baseUrl) report('usage: node tests/web/terminal.e2e.mjs <baseUrl> [liveSymbol]');
 
 let playwright;
 try {
   playwright = require('playwright-core');
 } catch (e) {
-  fail(`playwright-core not installed in ${webDir}/node_modules (run npm ci in web/): ${e.message}`);
+  report(`playwright-core not installed in ${webDir}/node_modules (run npm ci in web/): ${e.message}`);
 }
 
 const t0 = Date.now();
@@ -151,5 +163,6 @@ try {
   } catch {
     /* ignore */
   }
-  fail(`error: ${e && e.message ? e.message.split('\n')[0] : e}`, { consoleErrors });
+  if (e instanceof Failure) report(e.message, e.extra);
+  report(`error: ${e && e.message ? e.message.split('\n')[0] : e}`, { consoleErrors });
 }

@@ -5,8 +5,9 @@ export type LiveState = 'connecting' | 'live' | 'offline';
 
 export interface LiveStatus {
   state: LiveState;
-  /** When offline: ms until the next attempt. */
+  /** When offline: the delay chosen for the next attempt, and when (epoch ms) it fires. */
   retryInMs?: number;
+  retryAt?: number;
   /** Close code of the last disconnect (1013: the server dropped us as a slow reader). */
   lastCloseCode?: number;
   attempt: number;
@@ -88,7 +89,7 @@ export class LiveClient {
   private connect(): void {
     if (this.stopped) return;
     this.timer = null;
-    this.setStatus({ state: 'connecting', retryInMs: undefined, attempt: this.attempt });
+    this.setStatus({ state: 'connecting', retryInMs: undefined, retryAt: undefined, attempt: this.attempt });
     let ws: WebSocket;
     try {
       ws = new WebSocket(this.url);
@@ -130,7 +131,7 @@ export class LiveClient {
   private scheduleReconnect(code: number | undefined): void {
     if (this.stopped) return;
     const delay = backoffMs(this.attempt++);
-    this.setStatus({ state: 'offline', retryInMs: delay, lastCloseCode: code, attempt: this.attempt, subscribed: [] });
+    this.setStatus({ state: 'offline', retryInMs: delay, retryAt: Date.now() + delay, lastCloseCode: code, attempt: this.attempt, subscribed: [] });
     this.timer = setTimeout(() => this.connect(), delay);
   }
 }

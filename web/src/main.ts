@@ -162,7 +162,8 @@ function renderStatus(): void {
   let text = '';
   let cls = '';
   if (st.state === 'live') {
-    const subscribed = state.symbol && st.subscribed.includes(state.symbol);
+    // Subscribed once the server confirms it, or once a bar for the symbol arrived on this connection.
+    const subscribed = !!state.symbol && (st.subscribed.includes(state.symbol) || state.lastTick !== null);
     cls = subscribed ? 'live' : 'connecting';
     const age = state.lastTick ? Math.max(0, Math.round((Date.now() - state.lastTick) / 1000)) : null;
     text = subscribed ? `● LIVE${age !== null ? ` · ${age}s ago` : ' · waiting'}` : '● CONNECTED · subscribing';
@@ -172,7 +173,8 @@ function renderStatus(): void {
   } else {
     cls = 'off';
     const why = st.lastCloseCode === 1013 ? ' · dropped (slow)' : '';
-    text = `● OFFLINE${why} · retry ${Math.ceil((st.retryInMs ?? 0) / 1000)}s`;
+    const left = st.retryAt ? Math.max(0, st.retryAt - Date.now()) : (st.retryInMs ?? 0);
+    text = `● OFFLINE${why} · retry in ${Math.ceil(left / 1000)}s`;
   }
   statusEl.className = `status ${cls}`;
   statusEl.textContent = text;
@@ -369,7 +371,7 @@ function startLive(): void {
   if (state.symbol) live.setSymbols([state.symbol]);
 }
 
-setInterval(renderStatus, 1000);
+setInterval(renderStatus, 500);
 
 // ------------------------------------------------------------------ boot
 

@@ -1,17 +1,25 @@
-"""Where rows live on disk: ``<root>/bars/interval=I/symbol=S/year=Y/month=MM/part-*.parquet``.
+"""Where rows live on disk.
 
-Hive-style directory names let DuckDB prune partitions and return them as columns.
+Intraday bars: ``<root>/bars/interval=I/symbol=S/year=Y/month=MM/part-*.parquet``.
+Daily bars:    ``<root>/bars/interval=1d/symbol=S/year=Y/part-*.parquet``.
+
+Daily bars stop at the year: a month holds ~21 daily bars, so month directories would make a
+10-year backfill of 500 symbols 60,000 tiny files (each Parquet file costs ~1 ms to write and a
+footer read per query) instead of 5,000. Hive-style names let DuckDB prune partitions.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
 
+from sextant_common.events import Interval
+
 BARS_DATASET = "bars"
+DAILY = timedelta(days=1)
 
 BAR_SCHEMA = pa.schema(
     [
@@ -40,33 +48,31 @@ class Partition:
     interval: str
     symbol: str
     year: int
-    month: int
+    month: int | None
+    """None for daily and longer bars, which are partitioned by year only."""
 
     @classmethod
     def of(cls, interval: str, symbol: str, ts_event: datetime) -> Partition:
         """The partition a bar with this interval, symbol and start time belongs to."""
-        return cls(interval, symbol, ts_event.year, ts_event.month)
+        month = None if Interval(interval).duration >= DAILY else ts_event.month
+        return cls(interval, symbol, ts_event.year, month)
 
     def path(self, root: Path) -> Path:
         """Directory of this partition under the lake root."""
-        return (
-            root
-            / BARS_DATASET
-            / f"interval={self.interval}"
-            / f"symbol={self.symbol}"
+        year_dir = (
+            root / BARS_DATASET / f"interval={self.interval}" / f"symbol={self.symbol}"
             / f"year={self.year}"
-            / f"month={self.month:02d}"
         )
+        return year_dir if self.month is None else year_dir / f"month={self.month:02d}"
 
 
 def bars_glob(root: Path, interval: str | None = None, symbol: str | None = None) -> str:
-    """A glob over the bars files, narrowed to one interval and/or symbol when given."""
+    """A recursive glob over the bars files, narrowed to one interval and/or symbol when given."""
     return str(
         root
         / BARS_DATASET
         / f"interval={interval or '*'}"
         / f"symbol={symbol or '*'}"
-        / "year=*"
-        / "month=*"
+        / "**"
         / "*.parquet"
     )

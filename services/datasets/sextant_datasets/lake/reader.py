@@ -69,7 +69,7 @@ class LakeReader:
         return cursor
 
     def _has_files(self, interval: str | None, symbol: str | None) -> bool:
-        return next(glob.iglob(bars_glob(self.root, interval, symbol)), None) is not None
+        return next(glob.iglob(bars_glob(self.root, interval, symbol), recursive=True), None) is not None
 
     def sources(self, symbol: str, interval: str) -> list[str]:
         """Sources that have bars for ``symbol`` at ``interval``, preferred first."""

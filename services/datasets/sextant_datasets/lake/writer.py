@@ -12,6 +12,7 @@ import os
 import uuid
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,13 +46,16 @@ class LakeWriter:
         self.root = root
         self._known: OrderedDict[Partition, set[RowKey]] = OrderedDict()
         self._cached_partitions = cached_partitions
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lake-writer")
 
     def write(self, bars: Iterable[Bar]) -> WriteResult:
         """Write the bars not yet in the lake, one new file per touched partition."""
         by_partition: dict[Partition, list[Bar]] = defaultdict(list)
         for bar in bars:
             by_partition[Partition.of(bar.interval, bar.instrument_id, bar.ts_event)].append(bar)
-        written = duplicates = files = 0
+        duplicates = 0
+        to_write: list[tuple[Path, list[Bar]]] = []
+        touched = sorted(by_partition)
         for partition, rows in sorted(by_partition.items()):
             known = self._known_keys(partition)
             fresh: list[Bar] = []
@@ -63,10 +67,19 @@ class LakeWriter:
                 known.add(key)
                 fresh.append(bar)
             if fresh:
-                self._write_file(partition.path(self.root), fresh)
-                written += len(fresh)
-                files += 1
-        return WriteResult(written=written, duplicates=duplicates, files=files)
+                to_write.append((partition.path(self.root), fresh))
+        # Parquet encoding and file I/O release the GIL: write partitions in parallel.
+        try:
+            list(self._pool.map(lambda job: _write_file(*job), to_write))
+        except BaseException:
+            for partition in touched:  # keys were marked stored: relearn them from disk
+                self._known.pop(partition, None)
+            raise
+        return WriteResult(
+            written=sum(len(rows) for _, rows in to_write),
+            duplicates=duplicates,
+            files=len(to_write),
+        )
 
     def _known_keys(self, partition: Partition) -> set[RowKey]:
         known = self._known.get(partition)
@@ -79,20 +92,22 @@ class LakeWriter:
             self._known.popitem(last=False)
         return known
 
-    @staticmethod
-    def _write_file(directory: Path, bars: Sequence[Bar]) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        name = f"part-{uuid.uuid4().hex}.parquet"
-        tmp = directory / f".{name}.tmp"
-        pq.write_table(_to_table(bars), tmp, compression="zstd")
-        with tmp.open("rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, directory / name)
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+
+
+def _write_file(directory: Path, bars: Sequence[Bar]) -> None:
+    """Write ``bars`` as one new file in ``directory``: temp name, fsync, rename, fsync dir."""
+    directory.mkdir(parents=True, exist_ok=True)
+    name = f"part-{uuid.uuid4().hex}.parquet"
+    tmp = directory / f".{name}.tmp"
+    pq.write_table(_to_table(bars), tmp, compression="zstd")
+    with tmp.open("rb+") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, directory / name)
+    dir_fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def _read_keys(directory: Path) -> set[RowKey]:

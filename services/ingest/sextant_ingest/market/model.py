@@ -43,7 +43,8 @@ def make_rng(seed: int, *keys: str | int) -> np.random.Generator:
 
 
 def _stable_int(part: str | int) -> int:
-    digest = hashlib.blake2b(f"{type(part).__name__}:{part}".encode(), digest_size=8).digest()
+    text = f"str:{part}" if isinstance(part, str) else f"int:{int(part)}"  # numpy ints too
+    digest = hashlib.blake2b(text.encode(), digest_size=8).digest()
     return int.from_bytes(digest, "little")
 
 
@@ -189,17 +190,7 @@ def simulate_daily(
     n_days = len(market.market)
     if not 0 <= anchor_day <= n_days:
         raise ValueError(f"anchor_day must be in [0, {n_days}], got {anchor_day}")
-    m = market_params
-    sys_var = (
-        (params.market_beta * m.market_vol) ** 2
-        + (params.crypto_beta * m.crypto_vol) ** 2
-        + 2
-        * params.market_beta
-        * params.crypto_beta
-        * m.crypto_market_corr
-        * m.market_vol
-        * m.crypto_vol
-    )
+    sys_var = _factor_variance(params, market_params)
     jump_var = params.jumps_per_year * (params.jump_vol**2 + params.jump_mean**2)
     idio_vol = math.sqrt(max(params.vol**2 - sys_var - jump_var, (0.2 * params.vol) ** 2))
     day_sd = market.multiplier * (params.vol / math.sqrt(DAYS_PER_YEAR))
@@ -226,9 +217,8 @@ def simulate_daily(
     # Split each day's return into an opening gap and the session's move, uncorrelated, with
     # variances gap_share and 1 - gap_share of the day's.
     share = params.gap_share
-    gap = share * returns + math.sqrt(share * (1 - share)) * day_sd * stream("gap").standard_normal(
-        n_days
-    )
+    gap_noise = math.sqrt(share * (1 - share)) * day_sd * stream("gap").standard_normal(n_days)
+    gap = share * returns + gap_noise
     log_open = log_path[:-1] + gap
     session_var = (1 - share) * day_sd**2
     log_high = bridge_high(log_open, log_close, session_var, stream("high").random(n_days))
@@ -247,6 +237,13 @@ def simulate_daily(
         volume=volume,
         session_var=session_var,
     )
+
+
+def _factor_variance(params: InstrumentParams, m: MarketParams) -> float:
+    """Annual variance an instrument gets from the market and crypto factors (calm = 1)."""
+    market = params.market_beta * m.market_vol
+    crypto = params.crypto_beta * m.crypto_vol
+    return market**2 + crypto**2 + 2 * market * crypto * m.crypto_market_corr
 
 
 def bridge_high(start: FloatArray, end: FloatArray, var: FloatArray, u: FloatArray) -> FloatArray:

@@ -17,6 +17,7 @@ from functools import cache
 
 import exchange_calendars
 import numpy as np
+import pandas as pd
 from numpy.typing import NDArray
 
 FX = "FX"
@@ -114,8 +115,8 @@ def session_day(calendar: str, t: datetime) -> date | None:
     if calendar == ALWAYS_OPEN:
         return t.astimezone(UTC).date()
     if calendar == FX:
-        day = (t_ns + _FX_ROLL_NS) // NS_PER_DAY
-        return to_date(int(day)) if _weekday(np.int64(day)) < 5 else None
+        day = (t_ns + _FX_ROLL_NS) // NS_PER_DAY  # the day whose FX session holds t
+        return to_date(day) if (day + 3) % 7 < 5 else None  # 1970-01-01 was a Thursday
     schedule = _exchange_schedule(calendar)
     i = int(np.searchsorted(schedule.opens, t_ns, side="right")) - 1
     if i >= 0 and t_ns < schedule.closes[i]:
@@ -148,7 +149,7 @@ def bar_grid(sessions_: Sessions, step_ns: int) -> BarGrid:
     return BarGrid(sessions_, knots, tau, bar_mask, counts)
 
 
-def _weekday(days: IntArray | np.int64) -> IntArray:
+def _weekday(days: IntArray) -> IntArray:
     return (days + 3) % 7  # 1970-01-01 was a Thursday; Monday is 0
 
 
@@ -165,7 +166,11 @@ def _exchange_schedule(code: str) -> _Schedule:
     calendar = exchange_calendars.get_calendar(code, start=FIRST_DAY.isoformat())
     schedule = calendar.schedule
     return _Schedule(
-        days=schedule.index.values.astype("datetime64[D]").astype(np.int64),
-        opens=schedule["open"].values.astype("datetime64[ns]").astype(np.int64),
-        closes=schedule["close"].values.astype("datetime64[ns]").astype(np.int64),
+        days=schedule.index.to_numpy().astype("datetime64[D]").astype(np.int64),
+        opens=_utc_ns(schedule["open"]),
+        closes=_utc_ns(schedule["close"]),
     )
+
+
+def _utc_ns(times: pd.Series) -> IntArray:
+    return times.dt.tz_convert(None).to_numpy().astype("datetime64[ns]").astype(np.int64)

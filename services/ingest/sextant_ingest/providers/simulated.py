@@ -22,7 +22,7 @@ Every provider answers a :class:`BarQuery` in three steps, as OpenBB's fetchers 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -240,7 +240,7 @@ class SimulatedProvider(BarProvider):
 
     # -- live -----------------------------------------------------------------------------
 
-    async def live(self, interval: Interval) -> AsyncIterator[Bar]:
+    async def live(self, interval: Interval) -> AsyncGenerator[Bar, None]:
         """Bars as they complete: at each boundary ``t`` of ``interval`` (on the clock), one bar
         ``[t - interval, t)`` per instrument in session at its start, ``ts_known`` = now.
 

@@ -1,0 +1,185 @@
+"""Bus benchmark: bars from ingest publish to durable in the lake, against raw aiokafka.
+
+Anchor (same broker, same run): aiokafka produce -> consume of the same messages.
+Ours: the ingest BarPublisher -> md.bars.v1 -> the datasets service process -> Parquet (fsynced),
+timed until DuckDB sees every row. Also p50/p99 publish-to-WebSocket latency through a real
+gateway. Prints one JSON object; never asserts wall-clock numbers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import websockets
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sextant_common import topics  # noqa: E402
+from sextant_common.broker_launcher import start_broker  # noqa: E402
+from sextant_common.bus import build_broker, ensure_topics  # noqa: E402
+from sextant_common.devstack import start_services, stop_services  # noqa: E402
+from sextant_common.events import Bar, Interval  # noqa: E402
+from sextant_common.settings import CommonSettings  # noqa: E402
+from sextant_ingest.publisher import BarPublisher  # noqa: E402
+from tests.integration.lake_probe import lake_counts  # noqa: E402
+from tests.support import Ports, make_bar, service_env, spec  # noqa: E402
+
+
+def daily_backfill(symbols: int, days: int) -> list[Bar]:
+    """A backfill shape: ``symbols`` instruments x ``days`` daily bars, instrument by instrument."""
+    base = datetime(2010, 1, 1, tzinfo=UTC)
+    return [
+        make_bar(f"B{s:03d}", base + timedelta(days=d), close=100 + d % 9, source="bench")
+        for s in range(symbols)
+        for d in range(days)
+    ]
+
+
+def minute_stream(symbols: int, minutes: int) -> list[Bar]:
+    """A live shape: every minute one bar per instrument, interleaved."""
+    base = datetime(2024, 3, 4, 14, 30, tzinfo=UTC)
+    return [
+        make_bar(f"M{s:03d}", base + timedelta(minutes=m), interval=Interval.M1, source="bench")
+        for m in range(minutes)
+        for s in range(symbols)
+    ]
+
+
+async def raw_aiokafka(bootstrap: str, payloads: list[tuple[bytes, bytes]], topic: str) -> float:
+    """Seconds for aiokafka to produce ``payloads`` and a group consumer to read them all."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=1 << 20)
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=f"raw-{uuid.uuid4().hex[:6]}",
+        auto_offset_reset="earliest", enable_auto_commit=False,
+    )
+    await producer.start()
+    await consumer.start()
+    started = time.perf_counter()
+    for key, value in payloads:
+        await producer.send(topic, value, key=key)
+    await producer.flush()
+    seen = 0
+    while seen < len(payloads):
+        fetched = await consumer.getmany(timeout_ms=500, max_records=10_000)
+        seen += sum(len(batch) for batch in fetched.values())
+    await consumer.commit()
+    elapsed = time.perf_counter() - started
+    await consumer.stop()
+    await producer.stop()
+    return elapsed
+
+
+async def publish_bars(bootstrap: str, bars: list[Bar]) -> None:
+    broker = build_broker(CommonSettings(kafka_bootstrap=bootstrap))
+    publisher = BarPublisher(broker)
+    await broker.start()
+
+    async def stream() -> AsyncIterator[Bar]:
+        for bar in bars:
+            yield bar
+
+    await publisher.publish_stream(stream())
+    await broker.stop()
+
+
+def ours(bootstrap: str, bars: list[Bar], data_dir: Path) -> float:
+    """Seconds from the first publish until every bar is durable in the lake."""
+    ports = Ports.allocate()
+    env = {**os.environ, **service_env(bootstrap, data_dir, ports)}
+    env["SEXTANT_DATASETS_GROUP"] = f"bench-{uuid.uuid4().hex[:6]}"
+    services = start_services([spec("datasets", ports.datasets)], env, sink=lambda _l: None)
+    try:
+        time.sleep(3)  # let the consumer join its group before the clock starts
+        started = time.perf_counter()
+        asyncio.run(publish_bars(bootstrap, bars))
+        lake = data_dir / "lake"
+        while lake_counts(lake)[0] < len(bars):
+            time.sleep(0.05)
+        return time.perf_counter() - started
+    finally:
+        stop_services(services)
+
+
+async def ws_latency(bootstrap: str, gateway_port: int, count: int, rate: float) -> list[float]:
+    """Publish ``count`` live bars at ``rate``/s; return publish->WebSocket receive latencies."""
+    received: list[float] = []
+    async with websockets.connect(f"ws://127.0.0.1:{gateway_port}/ws", compression=None) as ws:
+        await ws.send('{"subscribe": ["LAT"]}')
+        await ws.recv()
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+        await producer.start()
+
+        async def send_all() -> None:
+            base = datetime(2026, 1, 1, tzinfo=UTC)
+            for i in range(count):
+                bar = make_bar("LAT", base + timedelta(seconds=i), interval=Interval.S1,
+                               ts_known=datetime.now(UTC))
+                await producer.send_and_wait(topics.MD_BARS, bar.to_bytes(), key=b"LAT")
+                await asyncio.sleep(1 / rate)
+
+        sender = asyncio.create_task(send_all())
+        while len(received) < count:
+            message = orjson.loads(await ws.recv())
+            known = datetime.fromisoformat(message["bar"]["ts_known"])
+            received.append((datetime.now(UTC) - known).total_seconds() * 1000)
+        await sender
+        await producer.stop()
+    return received
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main() -> None:
+    broker = start_broker()
+    results: dict[str, object] = {}
+    try:
+        asyncio.run(ensure_topics(CommonSettings(kafka_bootstrap=broker.bootstrap)))
+        for name, bars in (
+            ("minute_bars_500x200", minute_stream(500, 200)),
+            ("daily_backfill_100x1000", daily_backfill(100, 1000)),
+        ):
+            payloads = [(b.key, b.to_bytes()) for b in bars]
+            anchor = asyncio.run(raw_aiokafka(broker.bootstrap, payloads, f"raw.{name}"))
+            with tempfile.TemporaryDirectory() as tmp:
+                ours_s = ours(broker.bootstrap, bars, Path(tmp))
+            results[name] = {
+                "bars": len(bars),
+                "ours_bars_per_s": round(len(bars) / ours_s),
+                "raw_aiokafka_bars_per_s": round(len(bars) / anchor),
+                "ratio_ours_over_raw": round(anchor / ours_s, 3),
+            }
+            print(name, results[name], file=sys.stderr, flush=True)
+        ports = Ports.allocate()
+        with tempfile.TemporaryDirectory() as tmp:
+            env = {**os.environ, **service_env(broker.bootstrap, Path(tmp), ports)}
+            gateway = start_services([spec("gateway", ports.gateway)], env, sink=lambda _l: None)
+            try:
+                latencies = asyncio.run(ws_latency(broker.bootstrap, ports.gateway, 1000, 200))
+            finally:
+                stop_services(gateway)
+        results["publish_to_websocket_ms"] = {
+            "p50": round(percentile(latencies, 0.5), 2),
+            "p99": round(percentile(latencies, 0.99), 2),
+            "n": len(latencies),
+        }
+    finally:
+        broker.stop()
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
