@@ -40,7 +40,7 @@ bench: setup
 lint: setup
 	$(BIN)/ruff check libs services tests scripts bench
 	$(BIN)/ruff format --check libs services tests scripts bench
-	$(BIN)/mypy libs/common/sextant_common services/*/sextant_*
+	$(BIN)/mypy libs/common/sextant_common services/ingest/sextant_ingest services/datasets/sextant_datasets services/gateway/sextant_gateway
 
 format: setup
 	$(BIN)/ruff format libs services tests scripts bench

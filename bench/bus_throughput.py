@@ -25,15 +25,15 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sextant_common import topics  # noqa: E402
-from sextant_common.broker_launcher import start_broker  # noqa: E402
-from sextant_common.bus import build_broker, ensure_topics  # noqa: E402
-from sextant_common.devstack import start_services, stop_services  # noqa: E402
-from sextant_common.events import Bar, Interval  # noqa: E402
-from sextant_common.settings import CommonSettings  # noqa: E402
-from sextant_ingest.publisher import BarPublisher  # noqa: E402
-from tests.integration.lake_probe import lake_counts  # noqa: E402
-from tests.support import Ports, make_bar, service_env, spec  # noqa: E402
+from sextant_common import topics
+from sextant_common.broker_launcher import start_broker
+from sextant_common.bus import build_broker, ensure_topics
+from sextant_common.devstack import start_services, stop_services
+from sextant_common.events import Bar, Interval
+from sextant_common.settings import CommonSettings
+from sextant_ingest.publisher import BarPublisher
+from tests.integration.lake_probe import lake_counts
+from tests.support import Ports, make_bar, service_env, spec
 
 
 def daily_backfill(symbols: int, days: int) -> list[Bar]:
@@ -60,8 +60,11 @@ async def raw_aiokafka(bootstrap: str, payloads: list[tuple[bytes, bytes]], topi
     """Seconds for aiokafka to produce ``payloads`` and a group consumer to read them all."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=1 << 20)
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, group_id=f"raw-{uuid.uuid4().hex[:6]}",
-        auto_offset_reset="earliest", enable_auto_commit=False,
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"raw-{uuid.uuid4().hex[:6]}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
     )
     await producer.start()
     await consumer.start()
@@ -123,8 +126,12 @@ async def ws_latency(bootstrap: str, gateway_port: int, count: int, rate: float)
         async def send_all() -> None:
             base = datetime(2026, 1, 1, tzinfo=UTC)
             for i in range(count):
-                bar = make_bar("LAT", base + timedelta(seconds=i), interval=Interval.S1,
-                               ts_known=datetime.now(UTC))
+                bar = make_bar(
+                    "LAT",
+                    base + timedelta(seconds=i),
+                    interval=Interval.S1,
+                    ts_known=datetime.now(UTC),
+                )
                 await producer.send_and_wait(topics.MD_BARS, bar.to_bytes(), key=b"LAT")
                 await asyncio.sleep(1 / rate)
 

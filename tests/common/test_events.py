@@ -67,9 +67,7 @@ def test_parse_bound_handles_dates_datetimes_and_errors() -> None:
     assert parse_bound("2008-12-31", field="end", end_of_day=True) == datetime(
         2008, 12, 31, 23, 59, 59, 999999, tzinfo=UTC
     )
-    assert parse_bound("2008-01-01T10:00:00", field="start") == datetime(
-        2008, 1, 1, 10, tzinfo=UTC
-    )
+    assert parse_bound("2008-01-01T10:00:00", field="start") == datetime(2008, 1, 1, 10, tzinfo=UTC)
     assert parse_bound("2008-01-01T10:00:00+02:00", field="start").hour == 8
     with pytest.raises(ValueError, match="start: 'soon'"):
         parse_bound("soon", field="start")

@@ -57,9 +57,7 @@ def test_no_partial_files_are_visible(tmp_path: Path) -> None:
 
 def test_as_of_returns_what_was_known_then(tmp_path: Path) -> None:
     original = make_bar("AAPL", DAY, close=100.0, ts_known=DAY + timedelta(days=1))
-    correction = make_bar(
-        "AAPL", DAY, close=101.0, revision=1, ts_known=DAY + timedelta(days=2)
-    )
+    correction = make_bar("AAPL", DAY, close=101.0, revision=1, ts_known=DAY + timedelta(days=2))
     LakeWriter(tmp_path).write([original, correction])
     reader = LakeReader(tmp_path)
 
@@ -75,7 +73,11 @@ def test_range_bounds_are_inclusive(tmp_path: Path) -> None:
     LakeWriter(tmp_path).write(bar_series(1, 10))
     start = datetime(2015, 1, 3, tzinfo=UTC)
     _, rows = LakeReader(tmp_path).bars(query(start=start, end=start + timedelta(days=2)))
-    assert [r[0] for r in rows] == ["2015-01-03T00:00:00Z", "2015-01-04T00:00:00Z", "2015-01-05T00:00:00Z"]
+    assert [r[0] for r in rows] == [
+        "2015-01-03T00:00:00Z",
+        "2015-01-04T00:00:00Z",
+        "2015-01-05T00:00:00Z",
+    ]
 
 
 def test_real_source_is_preferred_over_simulated(tmp_path: Path) -> None:
@@ -99,6 +101,6 @@ def test_unknown_symbol_and_interval_are_reported(tmp_path: Path) -> None:
 
 
 def test_catalog_lists_each_instrument_source_and_interval(tmp_path: Path) -> None:
-    LakeWriter(tmp_path).write(bar_series(2, 5) + [make_bar("S000", DAY, source="other")])
+    LakeWriter(tmp_path).write([*bar_series(2, 5), make_bar("S000", DAY, source="other")])
     entries = {(e.instrument_id, e.source): e.rows for e in LakeReader(tmp_path).catalog()}
     assert entries == {("S000", "test"): 5, ("S001", "test"): 5, ("S000", "other"): 1}

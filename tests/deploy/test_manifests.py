@@ -30,6 +30,7 @@ from typing import Any, NoReturn
 
 import pytest
 import yaml
+
 from sextant_common.settings import CommonSettings
 
 REPO = Path(__file__).resolve().parents[2]

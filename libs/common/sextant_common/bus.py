@@ -7,6 +7,7 @@ The same code talks to the embedded tansu broker and to a production Kafka clust
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -55,10 +56,9 @@ async def ensure_topics(settings: CommonSettings) -> None:
             if name not in existing
         ]
         if new:
-            try:
+            # Another service may create them between our list and create: that is fine.
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(new)
-            except TopicAlreadyExistsError:
-                pass  # another service created them between list and create
             log.info("created topics %s", [t.name for t in new])
     finally:
         await admin.close()

@@ -50,7 +50,7 @@ class ServiceProcess:
             env={**base_env, **spec.env},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            preexec_fn=die_with_parent,  # noqa: PLW1509 - deliberate, see module docstring
+            preexec_fn=die_with_parent,
             start_new_session=True,  # Ctrl-C reaches the runner only; it stops us in order
         )
         self._relay = threading.Thread(
@@ -74,7 +74,9 @@ class ServiceProcess:
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
-        raise RuntimeError(f"{self.spec.name} not healthy at {self.spec.health_url} in {timeout_s}s")
+        raise RuntimeError(
+            f"{self.spec.name} not healthy at {self.spec.health_url} in {timeout_s}s"
+        )
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """SIGTERM, wait, then SIGKILL if it does not exit."""

@@ -17,7 +17,7 @@ class CommonSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SEXTANT_", env_file=".env", extra="ignore")
 
     kafka_bootstrap: str | None = None
-    """Kafka bootstrap servers (``host:port[,host:port]``). Unset: `make run` starts tansu locally."""
+    """Kafka bootstrap servers (``host:port[,...]``). Unset: `make run` starts tansu locally."""
     log_level: str = "INFO"
     log_json: bool = True
     data_dir: Path = Path("var")

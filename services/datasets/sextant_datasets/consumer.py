@@ -94,14 +94,16 @@ class BarSink:
             self._buffer.append(bar)
         if dead:
             await self._send_dead_letters(dead)
-        if not records:
-            due = self._buffer and time.monotonic() - (self._oldest or 0) >= self._flush_seconds
-            if due:
-                await self._flush_and_commit()
-        elif not self._buffer or len(self._buffer) >= self._flush_rows:
+        if self._flush_due(idle=not records):
             await self._flush_and_commit()
-        elif time.monotonic() - (self._oldest or 0) >= self._flush_seconds:
-            await self._flush_and_commit()
+
+    def _flush_due(self, *, idle: bool) -> bool:
+        """Flush when the buffer is full or old; with nothing buffered, commit what was consumed
+        (dead letters only) but do not commit on an idle poll."""
+        if not self._buffer:
+            return not idle
+        age = time.monotonic() - (self._oldest or 0.0)
+        return len(self._buffer) >= self._flush_rows or age >= self._flush_seconds
 
     async def _send_dead_letters(self, dead: list[DeadLetter]) -> None:
         assert self._producer is not None
@@ -132,7 +134,7 @@ class BarSink:
                 await self._consumer.commit()
 
 
-class _FlushOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+class _FlushOnRevoke(ConsumerRebalanceListener):
     """Before partitions move to another group member, make what we consumed durable."""
 
     def __init__(self, sink: BarSink) -> None:

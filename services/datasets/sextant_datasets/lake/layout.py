@@ -60,7 +60,10 @@ class Partition:
     def path(self, root: Path) -> Path:
         """Directory of this partition under the lake root."""
         year_dir = (
-            root / BARS_DATASET / f"interval={self.interval}" / f"symbol={self.symbol}"
+            root
+            / BARS_DATASET
+            / f"interval={self.interval}"
+            / f"symbol={self.symbol}"
             / f"year={self.year}"
         )
         return year_dir if self.month is None else year_dir / f"month={self.month:02d}"

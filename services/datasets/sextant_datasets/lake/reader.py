@@ -20,7 +20,17 @@ from sextant_datasets.lake.layout import bars_glob
 REAL_SOURCES_FIRST = "simulated"
 """When a symbol has several sources and none is asked for, any real source wins over this one."""
 
-BAR_COLUMNS = ("ts_event", "open", "high", "low", "close", "volume", "source", "revision", "ts_known")
+BAR_COLUMNS = (
+    "ts_event",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "source",
+    "revision",
+    "ts_known",
+)
 
 
 class UnknownSymbol(LookupError):
@@ -69,16 +79,23 @@ class LakeReader:
         return cursor
 
     def _has_files(self, interval: str | None, symbol: str | None) -> bool:
-        return next(glob.iglob(bars_glob(self.root, interval, symbol), recursive=True), None) is not None
+        return (
+            next(glob.iglob(bars_glob(self.root, interval, symbol), recursive=True), None)
+            is not None
+        )
 
     def sources(self, symbol: str, interval: str) -> list[str]:
         """Sources that have bars for ``symbol`` at ``interval``, preferred first."""
         if not self._has_files(interval, symbol):
             return []
-        rows = self._cursor().execute(
-            f"SELECT DISTINCT source FROM read_parquet('{bars_glob(self.root, interval, symbol)}',"
-            " hive_partitioning = false)"
-        ).fetchall()
+        rows = (
+            self._cursor()
+            .execute(
+                "SELECT DISTINCT source FROM read_parquet("
+                f"'{bars_glob(self.root, interval, symbol)}', hive_partitioning = false)"
+            )
+            .fetchall()
+        )
         return sorted((r[0] for r in rows), key=lambda s: (s == REAL_SOURCES_FIRST, s))
 
     def bars(self, query: BarsQuery) -> tuple[str, list[tuple[Any, ...]]]:
@@ -118,10 +135,14 @@ class LakeReader:
         """Every (instrument, source, interval) stored, with its time span and row count."""
         if not self._has_files(None, None):
             return []
-        rows = self._cursor().execute(
-            f"""SELECT instrument_id, any_value(asset_class), source, interval,
+        rows = (
+            self._cursor()
+            .execute(
+                f"""SELECT instrument_id, any_value(asset_class), source, interval,
                        min(ts_event), max(ts_event), count(*)
                 FROM read_parquet('{bars_glob(self.root)}', hive_partitioning = false)
                 GROUP BY instrument_id, source, interval"""
-        ).fetchall()
+            )
+            .fetchall()
+        )
         return [CatalogEntry(*row) for row in rows]

@@ -93,7 +93,6 @@ class LakeWriter:
         return known
 
 
-
 def _write_file(directory: Path, bars: Sequence[Bar]) -> None:
     """Write ``bars`` as one new file in ``directory``: temp name, fsync, rename, fsync dir."""
     directory.mkdir(parents=True, exist_ok=True)

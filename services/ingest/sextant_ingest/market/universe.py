@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 from sextant_common.events import AssetClass
 from sextant_common.instruments import Instrument
-
 from sextant_ingest.market.model import InstrumentParams
 from sextant_ingest.market.sessions import ALWAYS_OPEN, FX
 

@@ -28,9 +28,9 @@ from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 
 import numpy as np
+
 from sextant_common.events import Bar, Interval
 from sextant_common.instruments import Instrument
-
 from sextant_ingest.market import sessions as cal
 from sextant_ingest.market.model import (
     DailyPath,
