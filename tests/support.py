@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
+from sextant_common import topics
 from sextant_common.broker_launcher import free_port
+from sextant_common.bus import build_broker, ensure_topics
 from sextant_common.devstack import ServiceSpec
 from sextant_common.events import AssetClass, Bar, Interval
+from sextant_common.settings import CommonSettings
+from sextant_ingest.publisher import BarPublisher
 
 T = TypeVar("T")
 
@@ -53,6 +57,24 @@ def bar_series(symbols: int, per_symbol: int, *, source: str = "test") -> list[B
         for s in range(symbols)
         for d in range(per_symbol)
     ]
+
+
+async def publish_bars(bootstrap: str, bars: Iterable[Bar]) -> int:
+    """Publish ``bars`` through the ingest service's own publisher; return how many."""
+    settings = CommonSettings(kafka_bootstrap=bootstrap)
+    partitions = (await ensure_topics(settings))[topics.MD_BARS]
+    broker = build_broker(settings)
+    publisher = BarPublisher(broker, partitions)
+    await broker.start()
+    try:
+
+        async def stream() -> AsyncIterator[Bar]:
+            for bar in bars:
+                yield bar
+
+        return await publisher.publish_stream(stream())
+    finally:
+        await broker.stop()
 
 
 def wait_for(check: Callable[[], T | None], timeout_s: float, what: str, every: float = 0.2) -> T:

@@ -28,12 +28,13 @@ def test_bar_timestamps_are_normalized_to_utc() -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"ts_event": datetime(2020, 1, 1)}, "timezone-aware"),
+        ({"ts_event": datetime(2020, 1, 1)}, "timezone info"),
         ({"high": 50.0}, "high/low do not bound"),
         ({"low": 150.0}, "high/low do not bound"),
         ({"volume": -1.0}, "greater than or equal to 0"),
-        ({"close": float("nan")}, "greater than 0"),
-        ({"volume": float("inf")}, "finite"),
+        ({"close": float("nan")}, "finite number"),
+        ({"close": 0.0}, "greater than 0"),
+        ({"volume": float("inf")}, "finite number"),
         ({"instrument_id": "bad symbol!"}, "pattern"),
         ({"interval": "7d"}, "Input should be"),
     ],

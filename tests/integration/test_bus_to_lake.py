@@ -6,7 +6,7 @@ import asyncio
 import os
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -14,13 +14,18 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from sextant_common import topics
-from sextant_common.bus import build_broker, ensure_topics
 from sextant_common.devstack import ServiceProcess, start_services
-from sextant_common.events import Bar, DeadLetter
-from sextant_common.settings import CommonSettings
-from sextant_ingest.publisher import BarPublisher
+from sextant_common.events import DeadLetter
 from tests.integration.lake_probe import lake_counts
-from tests.support import Ports, bar_series, make_bar, service_env, spec, wait_for
+from tests.support import (
+    Ports,
+    bar_series,
+    make_bar,
+    publish_bars,
+    service_env,
+    spec,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -59,27 +64,9 @@ def datasets(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Datasets]:
         service.process.stop()
 
 
-async def publish(bootstrap: str, bars: list[Bar]) -> int:
-    """Publish through the ingest service's own publisher (FastStream, keyed by instrument)."""
-    settings = CommonSettings(kafka_bootstrap=bootstrap)
-    await ensure_topics(settings)
-    broker = build_broker(settings)
-    publisher = BarPublisher(broker)
-    await broker.start()
-    try:
-
-        async def stream() -> AsyncIterator[Bar]:
-            for bar in bars:
-                yield bar
-
-        return await publisher.publish_stream(stream())
-    finally:
-        await broker.stop()
-
-
 def test_20000_bars_land_in_the_lake_exactly_once(datasets: Datasets, kafka_bootstrap: str) -> None:
     bars = bar_series(50, 400)
-    assert asyncio.run(publish(kafka_bootstrap, bars)) == 20_000
+    assert asyncio.run(publish_bars(kafka_bootstrap, bars)) == 20_000
     rows, distinct = wait_for(
         lambda: (c := lake_counts(datasets.lake))[0] >= 20_000 and c, 60, "20,000 rows in lake"
     )
@@ -90,7 +77,7 @@ def test_kill_9_mid_stream_then_restart_loses_and_duplicates_nothing(
     datasets: Datasets, kafka_bootstrap: str
 ) -> None:
     bars = bar_series(200, 300)  # 60,000 bars over 2,000 partitions: slow enough to interrupt
-    asyncio.run(publish(kafka_bootstrap, bars))
+    asyncio.run(publish_bars(kafka_bootstrap, bars))
     wait_for(lambda: lake_counts(datasets.lake)[0] > 0, 60, "first flush")
     datasets.process.kill()  # SIGKILL: no flush, no commit, no goodbye
     written_before_crash = lake_counts(datasets.lake)[0]

@@ -38,8 +38,8 @@ def build_broker(settings: CommonSettings, *, description: str = "") -> KafkaBro
     )
 
 
-async def ensure_topics(settings: CommonSettings) -> None:
-    """Create Sextant's topics if they do not exist yet (idempotent).
+async def ensure_topics(settings: CommonSettings) -> dict[str, int]:
+    """Create Sextant's topics if they do not exist yet (idempotent); return partition counts.
 
     Raises :class:`BrokerUnreachable` naming the address when no broker answers within
     ``settings.broker_connect_timeout_s``.
@@ -60,6 +60,8 @@ async def ensure_topics(settings: CommonSettings) -> None:
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(new)
             log.info("created topics %s", [t.name for t in new])
+        described = await admin.describe_topics(list(topics.ALL_TOPICS))
+        return {t["topic"]: len(t["partitions"]) for t in described}
     finally:
         await admin.close()
 

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from sextant_common.telemetry import add_health_and_metrics
 from sextant_datasets.api.routes import bars, instruments
 from sextant_datasets.catalog import Catalog
-from sextant_datasets.consumer import BarSink
+from sextant_datasets.consumer import BarSink, FlushPolicy
 from sextant_datasets.lake.reader import LakeReader
 from sextant_datasets.lake.writer import LakeWriter
 from sextant_datasets.settings import DatasetsSettings
@@ -30,8 +30,9 @@ def build_app(settings: DatasetsSettings | None = None) -> FastAPI:
         bootstrap=settings.require_bootstrap(),
         group_id=settings.datasets_group,
         writer=LakeWriter(settings.lake_dir),
-        flush_rows=settings.lake_flush_rows,
-        flush_seconds=settings.lake_flush_seconds,
+        flush=FlushPolicy(
+            settings.lake_flush_rows, settings.lake_flush_seconds, settings.lake_flush_max_seconds
+        ),
         on_flush=catalog.invalidate,
     )
 

@@ -2,9 +2,10 @@
 
 This loop uses aiokafka directly rather than a FastStream subscriber because durability needs
 control FastStream does not expose: bars are buffered across fetches, flushed to Parquet when the
-buffer is large or old, and only then are the consumed offsets committed. A crash between flush
-and commit redelivers bars the writer already holds; its natural-key check drops them, so the lake
-ends up with every bar exactly once. Records that fail validation go to ``dlq.v1`` before commit.
+buffer is large or old, and only then are the offsets of exactly those records committed. A crash
+between flush and commit redelivers bars the writer already holds; its natural-key check drops
+them, so the lake ends up with every bar exactly once. Records that fail validation go to
+``dlq.v1`` before their offsets are committed.
 """
 
 from __future__ import annotations
@@ -13,8 +14,16 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord
+from aiokafka import (
+    AIOKafkaConsumer,
+    AIOKafkaProducer,
+    ConsumerRebalanceListener,
+    ConsumerRecord,
+    TopicPartition,
+)
+from aiokafka.errors import KafkaError
 from prometheus_client import Counter, Histogram
 from pydantic import ValidationError
 
@@ -30,8 +39,37 @@ DEAD_LETTERS = Counter("sextant_dead_letters_total", "Records sent to the DLQ", 
 FLUSH_SECONDS = Histogram("sextant_lake_flush_seconds", "Time to flush one buffer to Parquet")
 
 
+FETCH_RECORDS = 10_000
+"""Most records taken per poll; a smaller poll means the consumer has caught up."""
+
+
+@dataclass(frozen=True)
+class FlushPolicy:
+    """When buffered bars go to Parquet.
+
+    Each flush writes one file per touched partition, so bigger flushes mean fewer, larger files:
+    while catching up on a backlog the buffer grows to ``rows`` (or ``max_seconds`` of age);
+    once caught up, bars wait at most ``seconds``.
+    """
+
+    rows: int = 100_000
+    seconds: float = 0.5
+    max_seconds: float = 5.0
+
+    def due(self, buffered: int, age_s: float, *, caught_up: bool) -> bool:
+        """Whether a buffer of ``buffered`` bars, the oldest ``age_s`` old, should flush now."""
+        if buffered >= self.rows or age_s >= self.max_seconds:
+            return True
+        return caught_up and age_s >= self.seconds
+
+
 class BarSink:
-    """Consumes bars in a consumer group and appends them durably to the lake."""
+    """Consumes bars in a consumer group and appends them durably to the lake.
+
+    Flushes run in the background while consumption goes on, one at a time so commits stay in
+    order; while a flush is running the next buffer grows (bigger files), and consumption pauses
+    only when that buffer is full.
+    """
 
     def __init__(
         self,
@@ -39,19 +77,19 @@ class BarSink:
         bootstrap: str,
         group_id: str,
         writer: LakeWriter,
-        flush_rows: int,
-        flush_seconds: float,
+        flush: FlushPolicy,
         on_flush: Callable[[], None] = lambda: None,
     ) -> None:
         self._bootstrap = bootstrap
         self._group_id = group_id
         self._writer = writer
-        self._flush_rows = flush_rows
-        self._flush_seconds = flush_seconds
+        self._flush = flush
         self._on_flush = on_flush
         self._buffer: list[Bar] = []
+        self._offsets: dict[TopicPartition, int] = {}
+        """Next offset to commit per partition once the buffer is durable."""
         self._oldest: float | None = None
-        self._lock = asyncio.Lock()
+        self._inflight: asyncio.Task[None] | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
         self.running = False
@@ -72,38 +110,73 @@ class BarSink:
         self.running = True
         try:
             while True:
-                fetched = await self._consumer.getmany(timeout_ms=200, max_records=10_000)
+                fetched = await self._consumer.getmany(timeout_ms=200, max_records=FETCH_RECORDS)
                 records = [r for batch in fetched.values() for r in batch]
                 await self._accept(records)
         finally:
             self.running = False
-            await self._flush_and_commit()
+            await self.drain()
             await self._consumer.stop()
             await self._producer.stop()
 
     async def _accept(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        bars: list[Bar] = []
         dead: list[DeadLetter] = []
         for record in records:
             try:
-                bar = Bar.model_validate_json(record.value or b"")
+                bars.append(Bar.model_validate_json(record.value or b""))
             except (ValidationError, ValueError) as exc:
                 dead.append(_dead_letter(record, self._group_id, exc))
-                continue
-            if self._oldest is None:
-                self._oldest = time.monotonic()
-            self._buffer.append(bar)
         if dead:
-            await self._send_dead_letters(dead)
-        if self._flush_due(idle=not records):
-            await self._flush_and_commit()
-
-    def _flush_due(self, *, idle: bool) -> bool:
-        """Flush when the buffer is full or old; with nothing buffered, commit what was consumed
-        (dead letters only) but do not commit on an idle poll."""
-        if not self._buffer:
-            return not idle
+            await self._send_dead_letters(dead)  # before their offsets can be committed
+        if bars and self._oldest is None:
+            self._oldest = time.monotonic()
+        self._buffer.extend(bars)
+        for record in records:
+            self._offsets[TopicPartition(record.topic, record.partition)] = record.offset + 1
+        if not self._offsets:
+            return
+        if not self._buffer:  # only dead letters: commit past them
+            await self._start_flush()
+            return
+        busy = self._inflight is not None and not self._inflight.done()
         age = time.monotonic() - (self._oldest or 0.0)
-        return len(self._buffer) >= self._flush_rows or age >= self._flush_seconds
+        caught_up = len(records) < FETCH_RECORDS
+        if self._flush.due(len(self._buffer), age, caught_up=caught_up) and (
+            not busy or len(self._buffer) >= self._flush.rows
+        ):
+            await self._start_flush()
+
+    async def _start_flush(self) -> None:
+        """Hand the buffer and its offsets to a background flush (after the previous one)."""
+        if self._inflight is not None:
+            await self._inflight  # re-raises a failed write: the service must not go on
+        batch, offsets = self._buffer, self._offsets
+        self._buffer, self._offsets, self._oldest = [], {}, None
+        self._inflight = asyncio.create_task(self._write_and_commit(batch, offsets))
+
+    async def drain(self) -> None:
+        """Flush everything consumed so far and wait until it is durable and committed."""
+        if self._buffer or self._offsets:
+            await self._start_flush()
+        if self._inflight is not None:
+            await self._inflight
+
+    async def _write_and_commit(self, batch: list[Bar], offsets: dict[TopicPartition, int]) -> None:
+        if batch:
+            started = time.perf_counter()
+            result = await asyncio.to_thread(self._writer.write, batch)
+            FLUSH_SECONDS.observe(time.perf_counter() - started)
+            BARS_WRITTEN.inc(result.written)
+            BARS_DUPLICATE.inc(result.duplicates)
+            self._on_flush()
+        if offsets and self._consumer is not None:
+            try:
+                await self._consumer.commit(offsets)
+            except KafkaError as exc:
+                # Partitions moved away mid-flush: the data is durable; the new owner re-reads
+                # from the last commit and the natural-key check drops what we already wrote.
+                log.warning("offset commit failed", extra={"error": str(exc)})
 
     async def _send_dead_letters(self, dead: list[DeadLetter]) -> None:
         assert self._producer is not None
@@ -119,20 +192,6 @@ class BarSink:
                 extra={"topic": letter.topic, "offset": letter.offset, "error": letter.error[:300]},
             )
 
-    async def _flush_and_commit(self) -> None:
-        """Write the buffer to Parquet (in a thread), then commit the consumed offsets."""
-        async with self._lock:
-            if self._buffer:
-                batch, self._buffer, self._oldest = self._buffer, [], None
-                started = time.perf_counter()
-                result = await asyncio.to_thread(self._writer.write, batch)
-                FLUSH_SECONDS.observe(time.perf_counter() - started)
-                BARS_WRITTEN.inc(result.written)
-                BARS_DUPLICATE.inc(result.duplicates)
-                self._on_flush()
-            if self._consumer is not None and self._consumer.assignment():
-                await self._consumer.commit()
-
 
 class _FlushOnRevoke(ConsumerRebalanceListener):
     """Before partitions move to another group member, make what we consumed durable."""
@@ -141,7 +200,7 @@ class _FlushOnRevoke(ConsumerRebalanceListener):
         self._sink = sink
 
     async def on_partitions_revoked(self, revoked: object) -> None:
-        await self._sink._flush_and_commit()
+        await self._sink.drain()
 
     async def on_partitions_assigned(self, assigned: object) -> None:
         return None

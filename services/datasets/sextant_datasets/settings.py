@@ -14,10 +14,12 @@ class DatasetsSettings(CommonSettings):
     datasets_port: int = 8001
     datasets_group: str = "datasets"
     """Consumer group of the lake writer; replicas in one group split the partitions."""
-    lake_flush_rows: int = 20_000
-    """Flush buffered bars to Parquet once this many are waiting..."""
+    lake_flush_rows: int = 100_000
+    """Flush buffered bars to Parquet once this many are waiting ..."""
     lake_flush_seconds: float = 0.5
-    """...or once the oldest waiting bar is this old (seconds)."""
+    """... or, once the consumer has caught up, when the oldest is this old (seconds) ..."""
+    lake_flush_max_seconds: float = 5.0
+    """... and never let a bar wait longer than this, even while catching up on a backlog."""
 
     @property
     def lake_dir(self) -> Path:

@@ -10,12 +10,13 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from sextant_common.bus import build_broker
+from sextant_common import topics
+from sextant_common.bus import build_broker, ensure_topics
 from sextant_common.telemetry import add_health_and_metrics
 from sextant_ingest.providers.registry import build_provider
 from sextant_ingest.publisher import BarPublisher
 from sextant_ingest.settings import IngestSettings
-from sextant_ingest.worker import IngestWorker
+from sextant_ingest.worker import IngestWorker, WorkerStatus
 
 log = logging.getLogger(__name__)
 
@@ -23,25 +24,28 @@ log = logging.getLogger(__name__)
 def build_app(settings: IngestSettings | None = None) -> FastAPI:
     """The ingest FastAPI app (health, metrics, status); its lifespan runs the worker."""
     settings = settings or IngestSettings()
-    broker = build_broker(settings, description="Sextant ingest: provider bars onto the bus")
     providers = [build_provider(name, settings) for name in settings.ingest_providers]
-    worker = IngestWorker(
-        BarPublisher(broker),
-        providers,
-        history_days=settings.ingest_history_days,
-        live_provider=build_provider("simulated", settings) if settings.ingest_live else None,
-        live_interval=settings.ingest_live_interval,
-    )
-    state = {"worker_failed": False}
+    live_provider = build_provider("simulated", settings) if settings.ingest_live else None
+    state: dict[str, object] = {"failed": False, "status": WorkerStatus()}
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        partitions = (await ensure_topics(settings))[topics.MD_BARS]
+        broker = build_broker(settings, description="Sextant ingest: provider bars onto the bus")
+        worker = IngestWorker(
+            BarPublisher(broker, partitions),
+            providers,
+            history_days=settings.ingest_history_days,
+            live_provider=live_provider,
+            live_interval=settings.ingest_live_interval,
+        )
+        state["status"] = worker.status
         await broker.start()
         task = asyncio.create_task(worker.run(), name="ingest-worker")
 
         def on_done(done: asyncio.Task[None]) -> None:
             if not done.cancelled() and done.exception() is not None:
-                state["worker_failed"] = True
+                state["failed"] = True
                 log.error("ingest worker stopped", exc_info=done.exception())
 
         task.add_done_callback(on_done)
@@ -56,7 +60,9 @@ def build_app(settings: IngestSettings | None = None) -> FastAPI:
     @app.get("/status")
     def status() -> dict[str, object]:
         """Bars published per provider during the backfill, and live bars since."""
-        return dataclasses.asdict(worker.status)
+        worker_status = state["status"]
+        assert isinstance(worker_status, WorkerStatus)
+        return dataclasses.asdict(worker_status)
 
-    add_health_and_metrics(app, "ingest", {"worker": lambda: not state["worker_failed"]})
+    add_health_and_metrics(app, "ingest", {"worker": lambda: not state["failed"]})
     return app

@@ -2,13 +2,20 @@
 
 A row's natural key is (source, instrument, interval, bar start, revision). The writer remembers
 the keys already on disk per partition (loaded lazily from the files) and drops rows it has seen,
-so a batch redelivered after a crash is written once. Each file is written to a hidden temporary
-name, fsynced and renamed into place: a reader (or a restart) sees a whole file or none of it.
+so a batch redelivered after a crash is written once.
+
+Each flush writes its files under hidden temporary names, syncs the filesystem, renames them into
+place and syncs again: a reader (or a restart) sees whole files or none, and once ``write``
+returns the rows survive a power cut. Two ``syncfs`` calls per flush cost far less than an fsync
+per file and per directory when a flush touches hundreds of partitions.
 """
 
 from __future__ import annotations
 
+import ctypes
+import operator
 import os
+import sys
 import uuid
 from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Sequence
@@ -47,6 +54,7 @@ class LakeWriter:
         self._known: OrderedDict[Partition, set[RowKey]] = OrderedDict()
         self._cached_partitions = cached_partitions
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lake-writer")
+        self._made_dirs: set[Path] = set()
 
     def write(self, bars: Iterable[Bar]) -> WriteResult:
         """Write the bars not yet in the lake, one new file per touched partition."""
@@ -54,32 +62,45 @@ class LakeWriter:
         for bar in bars:
             by_partition[Partition.of(bar.interval, bar.instrument_id, bar.ts_event)].append(bar)
         duplicates = 0
-        to_write: list[tuple[Path, list[Bar]]] = []
+        fresh: list[Bar] = []
+        runs: list[tuple[Path, int, int]] = []  # (directory, first row, row count) in `fresh`
         touched = sorted(by_partition)
-        for partition, rows in sorted(by_partition.items()):
+        for partition in touched:
             known = self._known_keys(partition)
-            fresh: list[Bar] = []
-            for bar in rows:
+            first = len(fresh)
+            for bar in by_partition[partition]:
                 key = (bar.source, _epoch_us(bar), bar.revision)
                 if key in known:
                     duplicates += 1
                     continue
                 known.add(key)
                 fresh.append(bar)
-            if fresh:
-                to_write.append((partition.path(self.root), fresh))
-        # Parquet encoding and file I/O release the GIL: write partitions in parallel.
+            if len(fresh) > first:
+                runs.append((partition.path(self.root), first, len(fresh) - first))
         try:
-            list(self._pool.map(lambda job: _write_file(*job), to_write))
+            if runs:
+                self._write_runs(_to_table(fresh), runs)
         except BaseException:
             for partition in touched:  # keys were marked stored: relearn them from disk
                 self._known.pop(partition, None)
             raise
-        return WriteResult(
-            written=sum(len(rows) for _, rows in to_write),
-            duplicates=duplicates,
-            files=len(to_write),
+        return WriteResult(written=len(fresh), duplicates=duplicates, files=len(runs))
+
+    def _write_runs(self, table: pa.Table, runs: list[tuple[Path, int, int]]) -> None:
+        """One file per run of rows; temp names, sync, rename, sync."""
+        for directory, _, _ in runs:
+            if directory not in self._made_dirs:
+                directory.mkdir(parents=True, exist_ok=True)
+                self._made_dirs.add(directory)
+        # One Arrow conversion for the whole flush; slices are zero-copy and Parquet encoding
+        # releases the GIL, so the files are written in parallel.
+        renames = list(
+            self._pool.map(lambda run: _write_temp_file(run[0], table.slice(run[1], run[2])), runs)
         )
+        _sync_filesystem(self.root)
+        for tmp, final in renames:
+            os.replace(tmp, final)
+        _sync_filesystem(self.root)
 
     def _known_keys(self, partition: Partition) -> set[RowKey]:
         known = self._known.get(partition)
@@ -93,20 +114,28 @@ class LakeWriter:
         return known
 
 
-def _write_file(directory: Path, bars: Sequence[Bar]) -> None:
-    """Write ``bars`` as one new file in ``directory``: temp name, fsync, rename, fsync dir."""
-    directory.mkdir(parents=True, exist_ok=True)
+def _write_temp_file(directory: Path, rows: pa.Table) -> tuple[Path, Path]:
+    """Write ``rows`` to a hidden temporary file in ``directory``; return (temp, final) paths."""
     name = f"part-{uuid.uuid4().hex}.parquet"
     tmp = directory / f".{name}.tmp"
-    pq.write_table(_to_table(bars), tmp, compression="zstd")
-    with tmp.open("rb+") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, directory / name)
-    dir_fd = os.open(directory, os.O_RDONLY)
+    pq.write_table(rows, tmp, compression="snappy")
+    return tmp, directory / name
+
+
+def _sync_filesystem(path: Path) -> None:
+    """Make every write to the filesystem holding ``path`` durable (syncfs; sync elsewhere)."""
+    if _LIBC is None:
+        os.sync()
+        return
+    fd = os.open(path, os.O_RDONLY)
     try:
-        os.fsync(dir_fd)
+        if _LIBC.syncfs(fd) != 0:
+            raise OSError(ctypes.get_errno(), f"syncfs failed for {path}")
     finally:
-        os.close(dir_fd)
+        os.close(fd)
+
+
+_LIBC = ctypes.CDLL("libc.so.6", use_errno=True) if sys.platform.startswith("linux") else None
 
 
 def _read_keys(directory: Path) -> set[RowKey]:
@@ -120,6 +149,11 @@ def _read_keys(directory: Path) -> set[RowKey]:
     return set(zip(sources, starts, revisions, strict=True))
 
 
+_ROW = operator.attrgetter(*BAR_SCHEMA.names)
+
+
 def _to_table(bars: Sequence[Bar]) -> pa.Table:
-    columns = {name: [getattr(bar, name) for bar in bars] for name in BAR_SCHEMA.names}
-    return pa.Table.from_pydict(columns, schema=BAR_SCHEMA)
+    columns = zip(*map(_ROW, bars), strict=True)
+    return pa.Table.from_arrays(
+        [pa.array(c, f.type) for c, f in zip(columns, BAR_SCHEMA, strict=True)], schema=BAR_SCHEMA
+    )
