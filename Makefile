@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-PACKAGES := libs/common services/ingest services/datasets services/gateway
+PACKAGES := libs/common services/ingest services/datasets services/gateway services/quant
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 WEB_SOURCES := $(shell find web/src web/index.html web/package.json web/tsconfig.json web/vite.config.ts -type f 2>/dev/null)
 
@@ -40,7 +40,7 @@ bench: setup
 lint: setup
 	$(BIN)/ruff check libs services tests scripts bench
 	$(BIN)/ruff format --check libs services tests scripts bench
-	$(BIN)/mypy libs/common/sextant_common services/ingest/sextant_ingest services/datasets/sextant_datasets services/gateway/sextant_gateway
+	$(BIN)/mypy libs/common/sextant_common services/ingest/sextant_ingest services/datasets/sextant_datasets services/gateway/sextant_gateway services/quant/sextant_quant
 
 format: setup
 	$(BIN)/ruff format libs services tests scripts bench

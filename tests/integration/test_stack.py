@@ -63,6 +63,7 @@ def test_bad_requests_are_named_and_unknown_symbols_are_404(full_stack: Stack) -
         ({"symbol": "SPX", "start": "yesterday"}, "start"),
         ({"symbol": "SPX", "start": "2009-01-01", "end": "2008-01-01"}, "end"),
         ({}, "symbol"),
+        ({"symbol": "SPX", "limit": "5"}, "limit"),
     ]:
         response = get(full_stack, "/api/v1/bars", **params)
         assert response.status_code == 422, params

@@ -26,6 +26,10 @@ UtcDatetime = Annotated[datetime, AfterValidator(_require_utc)]
 """An aware datetime converted to UTC (for low-volume events; Bar checks in bulk, see there)."""
 
 
+INSTRUMENT_ID_PATTERN: Final = r"^[A-Za-z0-9.\-_:/^]{1,64}$"
+"""Letters, digits and ``. - _ : / ^``, 1 to 64 characters (see sextant_common.instruments)."""
+
+
 class AssetClass(StrEnum):
     """What kind of instrument an id names."""
 
@@ -91,7 +95,7 @@ class Bar(Event):
 
     # Bars are the hot path (tens of thousands per second): every field check below runs in
     # pydantic-core, and the one Python validator does the cross-field checks in a single call.
-    instrument_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9.\-_:/^]+$")
+    instrument_id: str = Field(pattern=INSTRUMENT_ID_PATTERN)
     asset_class: AssetClass
     interval: Interval
     ts_event: AwareDatetime

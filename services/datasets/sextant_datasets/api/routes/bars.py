@@ -8,8 +8,8 @@ from typing import Annotated
 import orjson
 from fastapi import APIRouter, HTTPException, Query, Response
 
-from sextant_common.events import Interval
 from sextant_common.http_errors import field_error
+from sextant_common.queries import BarsParams
 from sextant_common.timeparse import parse_bound
 from sextant_datasets.api.deps import ReaderDep
 from sextant_datasets.lake.reader import BAR_COLUMNS, BarsQuery, UnknownSymbol
@@ -17,7 +17,6 @@ from sextant_datasets.lake.reader import BAR_COLUMNS, BarsQuery, UnknownSymbol
 router = APIRouter(tags=["bars"])
 
 EARLIEST = "1900-01-01"
-SYMBOL_PATTERN = r"^[A-Za-z0-9.\-_:/^]{1,64}$"
 
 
 def _bound(value: str | None, field: str, default: datetime, *, end: bool = False) -> datetime:
@@ -30,35 +29,27 @@ def _bound(value: str | None, field: str, default: datetime, *, end: bool = Fals
 
 
 @router.get("/v1/bars")
-def get_bars(
-    reader: ReaderDep,
-    symbol: Annotated[str, Query(pattern=SYMBOL_PATTERN, description="Instrument id, e.g. SPX")],
-    interval: Interval = Interval.D1,
-    start: Annotated[str | None, Query(description="Inclusive; date or ISO datetime")] = None,
-    end: Annotated[str | None, Query(description="Inclusive; a bare date covers the day")] = None,
-    as_of: Annotated[str | None, Query(description="Knowledge time; default now")] = None,
-    source: Annotated[str | None, Query(max_length=32)] = None,
-) -> Response:
+def get_bars(reader: ReaderDep, params: Annotated[BarsParams, Query()]) -> Response:
     """Bars of ``symbol`` with start in [start, end], each at its latest revision known at
     ``as_of``. Without ``source``, a real source is preferred over ``simulated``."""
     now = datetime.now(UTC)
     query = BarsQuery(
-        symbol=symbol,
-        interval=interval.value,
-        start=_bound(start, "start", parse_bound(EARLIEST, field="start")),
-        end=_bound(end, "end", now, end=True),
-        as_of=_bound(as_of, "as_of", now, end=True),
-        source=source,
+        symbol=params.symbol,
+        interval=params.interval.value,
+        start=_bound(params.start, "start", parse_bound(EARLIEST, field="start")),
+        end=_bound(params.end, "end", now, end=True),
+        as_of=_bound(params.as_of, "as_of", now, end=True),
+        source=params.source,
     )
     if query.end < query.start:
-        raise field_error("end", f"end ({end}) is before start ({start})")
+        raise field_error("end", f"end ({params.end}) is before start ({params.start})")
     try:
         used_source, rows = reader.bars(query)
     except UnknownSymbol as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from None
     body = {
-        "symbol": symbol,
-        "interval": interval.value,
+        "symbol": params.symbol,
+        "interval": params.interval.value,
         "source": used_source,
         "as_of": query.as_of.isoformat().replace("+00:00", "Z"),
         "count": len(rows),

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from sextant_common.events import Interval
+from sextant_common.queries import BarsParams
 from sextant_gateway.api.deps import DatasetsClient, forward_get
 
 router = APIRouter(prefix="/api/v1", tags=["bars"])
@@ -14,17 +14,8 @@ router = APIRouter(prefix="/api/v1", tags=["bars"])
 
 @router.get("/bars")
 async def get_bars(
-    request: Request,
-    datasets: DatasetsClient,
-    symbol: Annotated[str, Query(min_length=1, max_length=64, description="e.g. SPX")],
-    interval: Interval = Interval.D1,
-    start: Annotated[str | None, Query(description="Inclusive; date or ISO datetime")] = None,
-    end: Annotated[str | None, Query(description="Inclusive; a bare date covers the day")] = None,
-    as_of: Annotated[str | None, Query(description="Knowledge time; default now")] = None,
-    source: Annotated[str | None, Query(max_length=32)] = None,
+    request: Request, datasets: DatasetsClient, params: Annotated[BarsParams, Query()]
 ) -> Response:
-    """Bars of ``symbol`` in [start, end] as known at ``as_of`` (point in time).
-
-    404 for an unknown symbol, 422 naming the field for a bad parameter.
-    """
+    """Bars of ``symbol`` in [start, end] as known at ``as_of`` (point in time), served by the
+    datasets service. 404 for an unknown symbol, 422 naming the field for a bad parameter."""
     return await forward_get(datasets, "/v1/bars", request)
