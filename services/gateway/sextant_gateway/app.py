@@ -12,7 +12,7 @@ import httpx
 from fastapi import FastAPI
 
 from sextant_common.telemetry import add_health_and_metrics
-from sextant_gateway.api.routes import bars, instruments, ws
+from sextant_gateway.api.routes import bars, instruments, quant, ws
 from sextant_gateway.api.routes.web import mount_web
 from sextant_gateway.hub import LiveHub
 from sextant_gateway.live_feed import LiveFeed
@@ -31,21 +31,23 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.datasets = httpx.AsyncClient(
-            base_url=settings.datasets_url, timeout=httpx.Timeout(30.0, connect=2.0)
-        )
+        timeout = httpx.Timeout(60.0, connect=2.0)
+        app.state.datasets = httpx.AsyncClient(base_url=settings.datasets_url, timeout=timeout)
+        app.state.quant = httpx.AsyncClient(base_url=settings.quant_url, timeout=timeout)
         task = asyncio.create_task(feed.run(), name="live-feed")
         yield
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
         await app.state.datasets.aclose()
+        await app.state.quant.aclose()
 
     app = FastAPI(title="Sextant gateway", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.hub = hub
     app.include_router(bars.router)
     app.include_router(instruments.router)
+    app.include_router(quant.router)
     app.include_router(ws.router)
     add_health_and_metrics(app, "gateway", {"live_feed": lambda: feed.running})
     mount_web(app, settings.web_dist)

@@ -15,7 +15,13 @@ def _datasets(request: Request) -> httpx.AsyncClient:
     return client
 
 
+def _quant(request: Request) -> httpx.AsyncClient:
+    client: httpx.AsyncClient = request.app.state.quant
+    return client
+
+
 DatasetsClient = Annotated[httpx.AsyncClient, Depends(_datasets)]
+QuantClient = Annotated[httpx.AsyncClient, Depends(_quant)]
 
 
 def hub_of(app_state: object) -> LiveHub:
@@ -24,16 +30,23 @@ def hub_of(app_state: object) -> LiveHub:
     return hub
 
 
-async def forward_get(client: httpx.AsyncClient, path: str, request: Request) -> Response:
-    """GET ``path`` on an internal service with the caller's query string; relay status + body.
+async def forward(client: httpx.AsyncClient, path: str, request: Request) -> Response:
+    """Send the caller's request (method, query string, JSON body) to ``path`` on an internal
+    service and relay its status and body.
 
     An unreachable service becomes a 503 naming it, never a hung request.
     """
     try:
-        upstream = await client.get(path, params=request.query_params)
+        upstream = await client.request(
+            request.method,
+            path,
+            params=request.query_params,
+            content=await request.body() if request.method in ("POST", "PUT") else None,
+            headers={"content-type": request.headers.get("content-type", "application/json")},
+        )
     except httpx.HTTPError as exc:
         raise HTTPException(
-            status_code=503, detail=f"datasets service unavailable at {client.base_url}: {exc}"
+            status_code=503, detail=f"service unavailable at {client.base_url}: {exc}"
         ) from None
     return Response(
         upstream.content,

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from sextant_common.queries import BarsParams
-from sextant_gateway.api.deps import DatasetsClient, forward_get
+from sextant_gateway.api.deps import DatasetsClient, forward
 
 router = APIRouter(prefix="/api/v1", tags=["bars"])
 
@@ -18,4 +18,4 @@ async def get_bars(
 ) -> Response:
     """Bars of ``symbol`` in [start, end] as known at ``as_of`` (point in time), served by the
     datasets service. 404 for an unknown symbol, 422 naming the field for a bad parameter."""
-    return await forward_get(datasets, "/v1/bars", request)
+    return await forward(datasets, "/v1/bars", request)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from sextant_gateway.api.deps import DatasetsClient, forward_get
+from sextant_gateway.api.deps import DatasetsClient, forward
 
 router = APIRouter(prefix="/api/v1", tags=["instruments"])
 
@@ -12,4 +12,4 @@ router = APIRouter(prefix="/api/v1", tags=["instruments"])
 @router.get("/instruments")
 async def list_instruments(request: Request, datasets: DatasetsClient) -> Response:
     """Every stored instrument per source: asset class, intervals, first/last bar, row count."""
-    return await forward_get(datasets, "/v1/instruments", request)
+    return await forward(datasets, "/v1/instruments", request)

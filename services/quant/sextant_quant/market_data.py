@@ -1,0 +1,39 @@
+"""Reading price history from the datasets service (the quant service owns no market data)."""
+
+from __future__ import annotations
+
+import httpx
+import pandas as pd
+
+
+class MarketDataError(LookupError):
+    """The datasets service could not provide the asked history (unknown symbol, bad range)."""
+
+    def __init__(self, status: int, detail: object) -> None:
+        super().__init__(str(detail))
+        self.status = status
+        self.detail = detail
+
+
+class MarketData:
+    """Daily closes by symbol from ``GET /v1/bars`` of the datasets service."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self._client = client
+
+    async def closes(
+        self, symbol: str, start: str | None = None, end: str | None = None
+    ) -> pd.Series:
+        """Daily closing prices of ``symbol`` indexed by UTC date, oldest first.
+
+        Raises :class:`MarketDataError` with the datasets service's status and detail.
+        """
+        params = {"symbol": symbol, "interval": "1d"}
+        params.update({k: v for k, v in (("start", start), ("end", end)) if v})
+        response = await self._client.get("/v1/bars", params=params)
+        body = response.json()
+        if response.status_code != 200:
+            raise MarketDataError(response.status_code, body.get("detail", body))
+        bars = body["bars"]
+        index = pd.DatetimeIndex([bar["ts_event"] for bar in bars], name="date")
+        return pd.Series([bar["close"] for bar in bars], index=index, name=symbol, dtype=float)
