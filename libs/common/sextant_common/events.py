@@ -127,6 +127,101 @@ class Bar(Event):
         return self.instrument_id.encode()
 
 
+class Fundamental(Event):
+    """One reported fact of one entity (an XBRL value of a filing), point in time.
+
+    ``ts_known`` is when it became public (the filing's acceptance time or date); a restatement
+    is a new event with a higher ``revision``.
+    """
+
+    TOPIC: ClassVar[str] = topics.REF_FUNDAMENTALS
+
+    entity_id: str = Field(min_length=1, max_length=64, description="e.g. ticker or CIK")
+    concept: str = Field(min_length=1, description="e.g. us-gaap:Revenues")
+    value: float = Field(allow_inf_nan=False)
+    unit: str = Field(description="e.g. USD, shares, USD/shares")
+    period_start: UtcDatetime | None = None
+    period_end: UtcDatetime
+    fiscal_year: int | None = None
+    fiscal_period: str | None = Field(None, description="FY, Q1..Q4")
+    form: str | None = Field(None, description="10-K, 10-Q, 8-K, ...")
+    filing_id: str | None = Field(None, description="e.g. SEC accession number")
+    source: str = Field(min_length=1, max_length=32)
+    ts_known: UtcDatetime
+    revision: int = Field(default=0, ge=0)
+
+    @property
+    def key(self) -> bytes:
+        """Kafka key: the entity, so one company's facts stay ordered."""
+        return self.entity_id.encode()
+
+
+class MacroObservation(Event):
+    """One value of a macro-economic series for one period, as known at ``ts_known``.
+
+    ``period`` is the start of the observation period (e.g. 2024-01-01 for January or Q1 or 2024).
+    """
+
+    TOPIC: ClassVar[str] = topics.MACRO_SERIES
+
+    series_id: str = Field(min_length=1, max_length=128, description="e.g. FRED:GDPC1")
+    period: UtcDatetime
+    frequency: str = Field(description="D, W, M, Q or A")
+    value: float = Field(allow_inf_nan=False)
+    units: str = ""
+    source: str = Field(min_length=1, max_length=32)
+    ts_known: UtcDatetime
+    revision: int = Field(default=0, ge=0)
+
+    @property
+    def key(self) -> bytes:
+        """Kafka key: the series."""
+        return self.series_id.encode()
+
+
+class NewsItem(Event):
+    """One news article about zero or more instruments."""
+
+    TOPIC: ClassVar[str] = topics.NEWS_ITEMS
+
+    item_id: str = Field(min_length=1, max_length=128, description="stable id, e.g. url hash")
+    ts_published: UtcDatetime
+    title: str = Field(min_length=1)
+    summary: str = ""
+    url: str
+    publisher: str = Field(description="e.g. Reuters")
+    instruments: tuple[str, ...] = ()
+    sentiment: float | None = Field(None, ge=0, le=1, description="0 negative .. 1 positive")
+    source: str = Field(min_length=1, max_length=32)
+    ts_known: UtcDatetime
+
+    @property
+    def key(self) -> bytes:
+        """Kafka key: the article id."""
+        return self.item_id.encode()
+
+
+class AltSignal(Event):
+    """An alternative-data reading about a subject, normalized to 0..1 (e.g. sentiment)."""
+
+    TOPIC: ClassVar[str] = topics.ALT_SIGNALS
+
+    signal: str = Field(min_length=1, description="e.g. reddit.sentiment, google_trends.interest")
+    subject: str = Field(min_length=1, description="instrument id or keyword")
+    ts_event: UtcDatetime
+    value: float = Field(ge=0, le=1, allow_inf_nan=False)
+    raw_value: float | None = Field(None, allow_inf_nan=False)
+    samples: int | None = Field(None, ge=0, description="e.g. posts scored")
+    method: str = Field("", description="how value was computed, e.g. VADER compound mean")
+    source: str = Field(min_length=1, max_length=32)
+    ts_known: UtcDatetime
+
+    @property
+    def key(self) -> bytes:
+        """Kafka key: the subject."""
+        return self.subject.encode()
+
+
 class DeadLetter(Event):
     """An event a consumer could not parse or validate, with where it came from and why."""
 

@@ -9,7 +9,15 @@ from typing import Final
 
 MD_BARS: Final = "md.bars.v1"
 """Normalized OHLCV bars (:class:`sextant_common.events.Bar`), key = instrument id."""
+REF_FUNDAMENTALS: Final = "ref.fundamentals.v1"
+"""Reported financial facts (:class:`sextant_common.events.Fundamental`), key = entity."""
+MACRO_SERIES: Final = "macro.series.v1"
+"""Macro-economic observations (:class:`sextant_common.events.MacroObservation`), key = series."""
+NEWS_ITEMS: Final = "news.items.v1"
+"""News articles (:class:`sextant_common.events.NewsItem`), key = article id."""
+ALT_SIGNALS: Final = "alt.signals.v1"
+"""Alternative-data signals such as sentiment (:class:`sextant_common.events.AltSignal`)."""
 DLQ: Final = "dlq.v1"
 """Events a consumer could not parse or validate (:class:`sextant_common.events.DeadLetter`)."""
 
-ALL_TOPICS: Final = (MD_BARS, DLQ)
+ALL_TOPICS: Final = (MD_BARS, REF_FUNDAMENTALS, MACRO_SERIES, NEWS_ITEMS, ALT_SIGNALS, DLQ)
