@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, ClassVar, Final
+from typing import Annotated, Any, ClassVar, Final
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
@@ -220,6 +220,51 @@ class AltSignal(Event):
     def key(self) -> bytes:
         """Kafka key: the subject."""
         return self.subject.encode()
+
+
+class JobStatus(StrEnum):
+    """Lifecycle of a job."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class JobRequest(Event):
+    """Ask for long work (a backtest, a backfill, a training run) to be done by ``kind``'s owner."""
+
+    TOPIC: ClassVar[str] = topics.JOBS_REQUESTS
+
+    job_id: str = Field(min_length=1, max_length=64)
+    kind: str = Field(min_length=1, max_length=64, description="e.g. backtest, backfill")
+    params: dict[str, Any] = Field(default_factory=dict)
+    ts_requested: UtcDatetime
+
+    @property
+    def key(self) -> bytes:
+        """Kafka key: the job id, so a job's messages stay ordered."""
+        return self.job_id.encode()
+
+
+class JobEvent(Event):
+    """Progress or outcome of a job; the last event of a job has a final status."""
+
+    TOPIC: ClassVar[str] = topics.JOBS_EVENTS
+
+    job_id: str = Field(min_length=1, max_length=64)
+    kind: str
+    status: JobStatus
+    progress: float = Field(0.0, ge=0, le=1)
+    message: str = ""
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    ts: UtcDatetime
+
+    @property
+    def key(self) -> bytes:
+        """Kafka key: the job id."""
+        return self.job_id.encode()
 
 
 class DeadLetter(Event):

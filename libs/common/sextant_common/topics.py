@@ -17,7 +17,20 @@ NEWS_ITEMS: Final = "news.items.v1"
 """News articles (:class:`sextant_common.events.NewsItem`), key = article id."""
 ALT_SIGNALS: Final = "alt.signals.v1"
 """Alternative-data signals such as sentiment (:class:`sextant_common.events.AltSignal`)."""
+JOBS_REQUESTS: Final = "jobs.requests.v1"
+"""Requests for long work (:class:`sextant_common.events.JobRequest`), key = job id."""
+JOBS_EVENTS: Final = "jobs.events.v1"
+"""Progress and results of jobs (:class:`sextant_common.events.JobEvent`), key = job id."""
 DLQ: Final = "dlq.v1"
 """Events a consumer could not parse or validate (:class:`sextant_common.events.DeadLetter`)."""
 
-ALL_TOPICS: Final = (MD_BARS, REF_FUNDAMENTALS, MACRO_SERIES, NEWS_ITEMS, ALT_SIGNALS, DLQ)
+ALL_TOPICS: Final = (
+    MD_BARS,
+    REF_FUNDAMENTALS,
+    MACRO_SERIES,
+    NEWS_ITEMS,
+    ALT_SIGNALS,
+    JOBS_REQUESTS,
+    JOBS_EVENTS,
+    DLQ,
+)
