@@ -1,8 +1,8 @@
 """`make run`: the whole Sextant stack on this machine, one OS process per service.
 
-Starts the embedded Kafka-wire broker (tansu) unless SEXTANT_KAFKA_BOOTSTRAP points at one, then
-datasets, gateway and ingest; waits for each to be healthy, prints the URL and relays their logs
-prefixed by name. Ctrl-C (SIGINT) or SIGTERM stops everything in reverse order.
+Starts the embedded Kafka-wire broker (tansu) unless SEXTANT_KAFKA_BOOTSTRAP points at one,
+then datasets, quant, gateway and ingest; waits for each to be healthy, prints the URL and relays
+their logs prefixed by name. Ctrl-C (SIGINT) or SIGTERM stops everything in reverse order.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ def stack_specs(python: str = sys.executable) -> list[ServiceSpec]:
     """The services of the embedded stack, in start order, with their health URLs."""
     return [
         ServiceSpec("datasets", [python, "-m", "sextant_datasets"], "http://127.0.0.1:8001/health"),
+        ServiceSpec("quant", [python, "-m", "sextant_quant"], "http://127.0.0.1:8002/health"),
         ServiceSpec("gateway", [python, "-m", "sextant_gateway"], "http://127.0.0.1:8000/health"),
         ServiceSpec("ingest", [python, "-m", "sextant_ingest"], "http://127.0.0.1:8003/health"),
     ]

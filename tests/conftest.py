@@ -53,7 +53,7 @@ class Stack:
 
 @pytest.fixture(scope="session")
 def full_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """Broker + datasets + gateway + ingest (shipped and simulated history, 1 s live bars),
+    """Broker + datasets + quant + gateway + ingest (shipped and simulated history, 1 s live bars),
     started once per session and shared by the end-to-end and browser tests."""
     broker = _broker(tmp_path_factory)
     kafka_bootstrap = next(broker)
@@ -75,6 +75,7 @@ def full_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         services = start_services(
             [
                 spec("datasets", ports.datasets),
+                spec("quant", ports.quant),
                 spec("gateway", ports.gateway),
                 spec("ingest", ports.ingest),
             ],

@@ -96,11 +96,12 @@ class Ports:
     datasets: int
     gateway: int
     ingest: int
+    quant: int
 
     @classmethod
     def allocate(cls) -> Ports:
-        """Three currently free ports."""
-        return cls(free_port(), free_port(), free_port())
+        """Currently free ports, one per service."""
+        return cls(free_port(), free_port(), free_port(), free_port())
 
 
 def service_env(bootstrap: str, data_dir: Path, ports: Ports, **extra: str) -> dict[str, str]:
@@ -111,14 +112,16 @@ def service_env(bootstrap: str, data_dir: Path, ports: Ports, **extra: str) -> d
         "SEXTANT_DATASETS_PORT": str(ports.datasets),
         "SEXTANT_GATEWAY_PORT": str(ports.gateway),
         "SEXTANT_INGEST_PORT": str(ports.ingest),
+        "SEXTANT_QUANT_PORT": str(ports.quant),
         "SEXTANT_DATASETS_URL": f"http://127.0.0.1:{ports.datasets}",
+        "SEXTANT_QUANT_URL": f"http://127.0.0.1:{ports.quant}",
         "SEXTANT_LOG_JSON": "false",
         **extra,
     }
 
 
 def spec(name: str, port: int, env: dict[str, str] | None = None) -> ServiceSpec:
-    """Launch spec of service ``name`` (datasets, gateway or ingest) on ``port``."""
+    """Launch spec of service ``name`` (datasets, quant, gateway or ingest) on ``port``."""
     return ServiceSpec(
         name,
         [sys.executable, "-m", f"sextant_{name}"],

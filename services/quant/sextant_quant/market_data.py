@@ -24,7 +24,7 @@ class MarketData:
     async def closes(
         self, symbol: str, start: str | None = None, end: str | None = None
     ) -> pd.Series:
-        """Daily closing prices of ``symbol`` indexed by UTC date, oldest first.
+        """Daily closing prices of ``symbol`` indexed by date (naive, UTC), oldest first.
 
         Raises :class:`MarketDataError` with the datasets service's status and detail.
         """
@@ -35,5 +35,5 @@ class MarketData:
         if response.status_code != 200:
             raise MarketDataError(response.status_code, body.get("detail", body))
         bars = body["bars"]
-        index = pd.DatetimeIndex([bar["ts_event"] for bar in bars], name="date")
+        index = pd.DatetimeIndex([bar["ts_event"] for bar in bars], name="date").tz_localize(None)
         return pd.Series([bar["close"] for bar in bars], index=index, name=symbol, dtype=float)

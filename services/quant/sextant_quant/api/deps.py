@@ -1,0 +1,49 @@
+"""Shared dependencies and error mapping of the quant API."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import pandas as pd
+from fastapi import Depends, HTTPException, Request
+
+from sextant_common.http_errors import field_error
+from sextant_quant.market_data import MarketData, MarketDataError
+
+T = TypeVar("T")
+
+
+def _market_data(request: Request) -> MarketData:
+    market: MarketData = request.app.state.market_data
+    return market
+
+
+MarketDataDep = Annotated[MarketData, Depends(_market_data)]
+
+
+async def closes_or_http_error(
+    market: MarketData, symbol: str, start: str | None, end: str | None
+) -> pd.Series:
+    """Daily closes of ``symbol``; the datasets service's 404/422 pass through unchanged."""
+    try:
+        return await market.closes(symbol, start, end)
+    except MarketDataError as exc:
+        raise HTTPException(status_code=exc.status, detail=exc.detail) from None
+
+
+def run_or_422(compute: Callable[[], T], field: str, location: str = "query") -> T:
+    """Run library code; its ValueError (bad input, too little data) becomes a 422 naming
+    ``field``, the input the caller must change."""
+    try:
+        return compute()
+    except ValueError as exc:
+        raise field_error(field, str(exc), location=location) from None
+
+
+async def arun_or_422(compute: Callable[[], Awaitable[T]], field: str) -> T:
+    """Async variant of :func:`run_or_422`."""
+    try:
+        return await compute()
+    except ValueError as exc:
+        raise field_error(field, str(exc)) from None

@@ -1,0 +1,99 @@
+"""``GET /v1/factors``: Fama-French exposures of one instrument."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import numpy as np
+import pandas as pd
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from sextant_common.events import INSTRUMENT_ID_PATTERN
+from sextant_quant.api.deps import MarketDataDep, closes_or_http_error, run_or_422
+from sextant_quant.factors import FamaFrench3, load_shipped_ff3_monthly
+
+router = APIRouter(tags=["factors"])
+
+
+class FactorParams(BaseModel):
+    """Query of a factor regression."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    symbol: str = Field(pattern=INSTRUMENT_ID_PATTERN)
+    model: Literal["ff3"] = Field(
+        "ff3", description="ff3 (shipped monthly data); ff5/carhart need the French provider"
+    )
+    start: str | None = None
+    end: str | None = None
+
+
+class Coefficient(BaseModel):
+    """One regression coefficient with its Newey-West statistics."""
+
+    name: str
+    coef: float
+    std_err: float
+    t_stat: float
+    p_value: float
+
+
+class FactorExposurePublic(BaseModel):
+    """A time-series regression of monthly excess returns on the model's factors."""
+
+    symbol: str
+    model: str
+    frequency: str
+    start: str
+    end: str
+    n_obs: int
+    r_squared: float
+    adj_r_squared: float
+    alpha_annualized: float
+    residual_vol_annualized: float
+    hac_lags: int
+    coefficients: list[Coefficient]
+    factor_source: str
+
+
+def monthly_returns(closes: pd.Series) -> pd.Series:
+    """Month-end simple returns of a daily close series."""
+    return closes.resample("ME").last().pct_change().dropna()
+
+
+@router.get("/v1/factors")
+async def factor_exposure(
+    market: MarketDataDep, params: Annotated[FactorParams, Query()]
+) -> FactorExposurePublic:
+    """Regress the symbol's monthly excess returns on Fama-French 3 factors (HAC t-stats)."""
+    closes = await closes_or_http_error(market, params.symbol, params.start, params.end)
+    returns = monthly_returns(closes)
+    factors = load_shipped_ff3_monthly()
+    fit = run_or_422(lambda: FamaFrench3().fit(returns, factors, risk_free="RF"), "symbol")
+    table = fit.summary()
+    asset = fit.assets[0]
+    return FactorExposurePublic(
+        symbol=params.symbol,
+        model=params.model,
+        frequency="monthly",
+        start=fit.residuals.index[0].strftime("%Y-%m-%d"),
+        end=fit.residuals.index[-1].strftime("%Y-%m-%d"),
+        n_obs=int(fit.n_obs),
+        r_squared=float(fit.r_squared[asset]),
+        adj_r_squared=float(fit.adj_r_squared[asset]),
+        alpha_annualized=float(fit.alpha_annualized[asset]),
+        residual_vol_annualized=float(fit.residual_vol_annualized[asset]),
+        hac_lags=int(fit.hac_lags),
+        coefficients=[
+            Coefficient(
+                name=str(name),
+                coef=float(row["coef"]),
+                std_err=float(row["std_err"]),
+                t_stat=float(row["t_stat"]),
+                p_value=float(np.clip(row["p_value"], 0.0, 1.0)),
+            )
+            for name, row in table.iterrows()
+        ],
+        factor_source="Kenneth French data library, monthly FF3 shipped in arch.data.frenchdata",
+    )

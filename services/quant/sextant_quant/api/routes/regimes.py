@@ -1,0 +1,94 @@
+"""``GET /v1/regimes``: market regimes of one instrument (HMM or GARCH volatility regimes)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import pandas as pd
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from sextant_common.events import INSTRUMENT_ID_PATTERN
+from sextant_quant.api.deps import MarketDataDep, closes_or_http_error, run_or_422
+from sextant_quant.regimes import RegimeAnalyzer, fit_garch_regimes, fit_hmm_regimes
+
+router = APIRouter(tags=["regimes"])
+
+
+class RegimeParams(BaseModel):
+    """Query of a regime analysis on daily returns."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    symbol: str = Field(pattern=INSTRUMENT_ID_PATTERN)
+    method: Literal["hmm", "garch"] = "hmm"
+    states: int = Field(3, ge=2, le=4, description="HMM states (2-4)")
+    start: str | None = None
+    end: str | None = None
+    seed: int = Field(0, ge=0)
+    history: int = Field(250, ge=0, le=20_000, description="Trailing days of labels returned")
+
+
+class RegimeStats(BaseModel):
+    """Performance of the instrument while in one regime (annualized where it says so)."""
+
+    regime: str
+    periods: int
+    share: float
+    ann_return: float
+    ann_vol: float
+    sharpe: float
+    max_drawdown: float
+    hit_rate: float
+    avg_duration: float
+    n_spells: int
+
+
+class RegimesPublic(BaseModel):
+    """Regime labels and statistics. ``series_kind`` says whether labels use only past data."""
+
+    symbol: str
+    method: str
+    series_kind: str = Field(description="filtered: no look-ahead (usable live/backtest)")
+    current: str
+    current_probabilities: dict[str, float]
+    stats: list[RegimeStats]
+    dates: list[str]
+    labels: list[str]
+
+
+@router.get("/v1/regimes")
+async def regimes(market: MarketDataDep, params: Annotated[RegimeParams, Query()]) -> RegimesPublic:
+    """Fit regimes on the symbol's daily returns; labels are the filtered (causal) path."""
+    closes = await closes_or_http_error(market, params.symbol, params.start, params.end)
+    returns = closes.pct_change().dropna()
+    if params.method == "hmm":
+        model = run_or_422(
+            lambda: fit_hmm_regimes(returns, params.states, seed=params.seed), "symbol"
+        )
+        path = model.filter(returns)
+        labels: pd.Series = path.states
+        probabilities = {str(k): float(v) for k, v in path.probabilities.iloc[-1].items()}
+        kind = path.kind
+    else:
+        garch = run_or_422(lambda: fit_garch_regimes(returns), "symbol")
+        labels = garch.regimes.dropna()
+        probabilities = {}
+        kind = "filtered"
+    table = run_or_422(
+        lambda: RegimeAnalyzer().analyze(returns.loc[labels.index], labels), "symbol"
+    )
+    tail = labels.iloc[-params.history :] if params.history else labels.iloc[:0]
+    return RegimesPublic(
+        symbol=params.symbol,
+        method=params.method,
+        series_kind=kind,
+        current=str(labels.iloc[-1]),
+        current_probabilities=probabilities,
+        stats=[
+            RegimeStats(regime=str(name), **{k: float(v) for k, v in row.items()})
+            for name, row in table.iterrows()
+        ],
+        dates=[d.strftime("%Y-%m-%d") for d in tail.index],
+        labels=[str(v) for v in tail],
+    )

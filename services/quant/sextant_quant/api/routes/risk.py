@@ -1,0 +1,178 @@
+"""``POST /v1/risk/var`` and ``POST /v1/risk/stress``: portfolio risk from lake history."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Literal
+
+import pandas as pd
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from sextant_common.events import INSTRUMENT_ID_PATTERN
+from sextant_quant.api.deps import MarketDataDep, closes_or_http_error, run_or_422
+from sextant_quant.risk import (
+    STANDARD_SHOCKS,
+    AssetClass,
+    Portfolio,
+    Position,
+    covid_2020_03,
+    gfc_2008,
+    portfolio_var,
+    rates_2022,
+    shock_scenario,
+)
+
+router = APIRouter(tags=["risk"])
+
+Method = Literal["historical", "normal", "cornish_fisher", "monte_carlo_normal", "monte_carlo_t"]
+
+
+class VaRCreate(BaseModel):
+    """A portfolio of stored instruments and how to measure its risk."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    symbols: list[str] = Field(min_length=1, max_length=500)
+    weights: list[float] = Field(min_length=1, max_length=500)
+    method: Method = "historical"
+    confidence: float = Field(0.99, gt=0, lt=1)
+    horizon: float = Field(1.0, gt=0, description="In days")
+    vol_model: Literal["sample", "ewma", "garch"] = "sample"
+    start: str | None = None
+    end: str | None = None
+    seed: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _same_length(self) -> VaRCreate:
+        if len(self.symbols) != len(self.weights):
+            raise ValueError(
+                f"weights has {len(self.weights)} entries for {len(self.symbols)} symbols"
+            )
+        for symbol in self.symbols:
+            if not re.fullmatch(INSTRUMENT_ID_PATTERN, symbol):
+                raise ValueError(f"symbols: {symbol!r} is not an instrument id")
+        return self
+
+
+class VaRPublic(BaseModel):
+    """VaR and CVaR as positive fractions of portfolio value over ``horizon`` days."""
+
+    method: str
+    confidence: float
+    horizon: float
+    var: float
+    cvar: float
+    n_obs: int
+    start: str
+    end: str
+
+
+async def _daily_returns(
+    market: MarketDataDep, symbols: list[str], start: str | None, end: str | None
+) -> pd.DataFrame:
+    series = await asyncio.gather(
+        *(closes_or_http_error(market, symbol, start, end) for symbol in symbols)
+    )
+    frame = pd.concat(series, axis=1, join="inner")
+    frame.columns = symbols
+    return frame.pct_change().dropna()
+
+
+@router.post("/v1/risk/var")
+async def value_at_risk(market: MarketDataDep, body: VaRCreate) -> VaRPublic:
+    """VaR/CVaR of the weighted portfolio on the symbols' common daily history."""
+    returns = await _daily_returns(market, body.symbols, body.start, body.end)
+    result = run_or_422(
+        lambda: portfolio_var(
+            returns.to_numpy(),
+            body.weights,
+            method=body.method,
+            confidence=body.confidence,
+            horizon=body.horizon,
+            vol_model=body.vol_model,
+            seed=body.seed,
+        ),
+        "symbols",
+        location="body",
+    )
+    return VaRPublic(
+        method=result.method,
+        confidence=result.confidence,
+        horizon=result.horizon,
+        var=result.var,
+        cvar=result.cvar,
+        n_obs=len(returns),
+        start=returns.index[0].strftime("%Y-%m-%d"),
+        end=returns.index[-1].strftime("%Y-%m-%d"),
+    )
+
+
+class PositionCreate(BaseModel):
+    """A position and its sensitivities (see sextant_quant.risk.Position for units)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    market_value: float
+    asset_class: Literal["equity", "fixed_income", "option", "fx", "commodity", "cash"]
+    currency: str = "USD"
+    beta: float = 1.0
+    delta: float | None = None
+    gamma: float = 0.0
+    duration: float = 0.0
+    dv01: float | None = None
+    convexity: float = 0.0
+    vega: float = 0.0
+    implied_vol: float = 0.0
+    fx_exposure: float | None = None
+
+
+class StressCreate(BaseModel):
+    """A portfolio to run through the standard and historical scenarios."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    positions: list[PositionCreate] = Field(min_length=1)
+    base_currency: str = "USD"
+
+
+class ScenarioPublic(BaseModel):
+    """P&L of one scenario: total, as a return on gross value, and per position."""
+
+    scenario: str
+    description: str
+    total: float
+    total_return: float
+    by_position: dict[str, float]
+
+
+@router.post("/v1/risk/stress")
+async def stress(market: MarketDataDep, body: StressCreate) -> list[ScenarioPublic]:
+    """Standard shocks (equity -20%, rates +100bp, vol x2, FX) and historical scenarios: GFC
+    2008-09/10 measured on the stored S&P 500, COVID 2020-03 and 2022 rates (documented moves)."""
+    spx = await closes_or_http_error(market, "SPX", "2008-09-01", "2008-10-31")
+    portfolio = run_or_422(
+        lambda: Portfolio(
+            tuple(
+                Position(**{**p.model_dump(), "asset_class": AssetClass(p.asset_class)})
+                for p in body.positions
+            ),
+            base_currency=body.base_currency,
+        ),
+        "positions",
+        location="body",
+    )
+    shocks = [*STANDARD_SHOCKS, gfc_2008(spx), covid_2020_03(), rates_2022()]
+    results = run_or_422(lambda: shock_scenario(portfolio, shocks), "positions", location="body")
+    return [
+        ScenarioPublic(
+            scenario=name,
+            description=result.shock.description,
+            total=result.total,
+            total_return=result.total_return,
+            by_position={str(k): float(v) for k, v in result.by_position.items()},
+        )
+        for name, result in results.items()
+    ]
