@@ -1,0 +1,113 @@
+"""Backtesting: strategy specs, a vectorized engine for sweeps, an event-driven engine, metrics.
+
+Pure library (no I/O). One spec (``SmaCross(50, 200)``, ``parse_spec("50SMA.200EMA")``) runs in
+either engine: ``run_spec`` (arrays, vectorbt ``from_signals`` conventions) or ``run_events``
+with ``SpecStrategy`` (bar by bar, orders/fills/ledger); both give the same trades.
+"""
+
+from ._validate import BacktestInputError
+from .event import (
+    BAR_DTYPE,
+    Bar,
+    Commission,
+    Context,
+    EventResult,
+    Fill,
+    InstrumentSpec,
+    MakerTaker,
+    Order,
+    Position,
+    Slippage,
+    SpecStrategy,
+    Strategy,
+    run_events,
+)
+from .indicators import CrossDetector, EmaIndicator, SmaIndicator, crossed_above, ema, sma
+from .metrics import (
+    Summary,
+    annual_volatility,
+    cagr,
+    calmar,
+    drawdowns,
+    exposure,
+    hit_rate,
+    max_drawdown,
+    max_drawdown_duration,
+    sharpe,
+    sortino,
+    summarize,
+    turnover,
+)
+from .results import Trades
+from .specs import (
+    BuyAndHold,
+    EmaCross,
+    MaCross,
+    MeanReversion,
+    Momentum,
+    SmaCross,
+    StrategySpec,
+    parse_command,
+    parse_spec,
+)
+from .vectorized import (
+    SweepResult,
+    VectorResult,
+    run_signals,
+    run_spec,
+    run_targets,
+    sweep_ma_cross,
+)
+
+__all__ = [
+    "BAR_DTYPE",
+    "BacktestInputError",
+    "Bar",
+    "BuyAndHold",
+    "Commission",
+    "Context",
+    "CrossDetector",
+    "EmaCross",
+    "EmaIndicator",
+    "EventResult",
+    "Fill",
+    "InstrumentSpec",
+    "MaCross",
+    "MakerTaker",
+    "MeanReversion",
+    "Momentum",
+    "Order",
+    "Position",
+    "Slippage",
+    "SmaCross",
+    "SmaIndicator",
+    "SpecStrategy",
+    "Strategy",
+    "StrategySpec",
+    "Summary",
+    "SweepResult",
+    "Trades",
+    "VectorResult",
+    "annual_volatility",
+    "cagr",
+    "calmar",
+    "crossed_above",
+    "drawdowns",
+    "ema",
+    "exposure",
+    "hit_rate",
+    "max_drawdown",
+    "max_drawdown_duration",
+    "parse_command",
+    "parse_spec",
+    "run_events",
+    "run_signals",
+    "run_spec",
+    "run_targets",
+    "sharpe",
+    "sma",
+    "sortino",
+    "summarize",
+    "sweep_ma_cross",
+    "turnover",
+]

@@ -1,0 +1,376 @@
+"""Strategy specs: small frozen dataclasses that turn a close-price series into target positions.
+
+A spec is engine-agnostic: ``target_positions(close)`` gives the vectorized engine its input, and
+the event-driven engine runs the same rule bar by bar (``event.SpecStrategy``). Targets are
+-1 (short all-in), 0 (flat) or +1 (long all-in); shorts only when ``allow_short`` is set.
+
+The command-bar text form (``parse_spec`` / ``parse_command``):
+
+* ``50SMA.200EMA`` or ``SMA50.EMA200``: moving-average cross, fast kind and window before the dot;
+  ``SMA(50,200)`` / ``EMA(12,26)``: both the same kind.
+* ``MOM(126)``: time-series momentum over 126 bars.
+* ``MR(20,2,0.5)``: mean reversion, window 20, enter at |z| >= 2, exit at |z| <= 0.5.
+* ``BH`` or ``BUYHOLD``: buy and hold.
+
+A trailing ``/LS`` (``50SMA.200EMA/LS``) allows shorts.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+from numba import njit
+from numpy.typing import ArrayLike, NDArray
+
+from ._validate import (
+    BacktestInputError,
+    FloatArray,
+    check_finite,
+    check_prices,
+    check_window,
+)
+from .indicators import MA_KINDS, MaKind, crossed_above, moving_average
+
+Int8Array = NDArray[np.int8]
+
+
+@dataclass(frozen=True)
+class MaCross:
+    """Long when the fast MA crosses above the slow MA; flat (or short) when it crosses below.
+
+    Windows are in bars. ``fast`` must be < ``slow``. Before the first cross the strategy is flat:
+    a cross needs a prior state on the other side (vectorbt's rule), so a fast MA that starts
+    above the slow one does not trigger an entry.
+    """
+
+    fast: int
+    slow: int
+    fast_kind: MaKind = "SMA"
+    slow_kind: MaKind = "SMA"
+    allow_short: bool = False
+
+    def __post_init__(self) -> None:
+        check_window(self.fast, "fast")
+        check_window(self.slow, "slow")
+        for name in ("fast_kind", "slow_kind"):
+            if getattr(self, name) not in MA_KINDS:
+                raise BacktestInputError(
+                    f"{name} must be one of {', '.join(MA_KINDS)}, got {getattr(self, name)!r}"
+                )
+        if self.fast >= self.slow:
+            raise BacktestInputError(
+                f"fast must be < slow (fast={self.fast}, slow={self.slow}); swap them"
+            )
+
+    @property
+    def warmup(self) -> int:
+        """Bars before the first possible signal."""
+        return self.slow - 1
+
+    def signals(self, close: ArrayLike) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+        """``(entries, exits)``: bars where the fast MA crosses above / below the slow MA."""
+        px = check_prices(close)
+        fast = moving_average(px, self.fast, self.fast_kind)
+        slow = moving_average(px, self.slow, self.slow_kind)
+        return crossed_above(fast, slow), crossed_above(slow, fast)
+
+    def target_positions(self, close: ArrayLike) -> Int8Array:
+        """+1 from a cross above until the next cross below, then 0 (-1 with ``allow_short``)."""
+        entries, exits = self.signals(close)
+        return _hold_between(entries, exits, -1 if self.allow_short else 0)
+
+    def __str__(self) -> str:
+        text = f"{self.fast}{self.fast_kind}.{self.slow}{self.slow_kind}"
+        return text + ("/LS" if self.allow_short else "")
+
+
+@dataclass(frozen=True)
+class SmaCross(MaCross):
+    """Fast SMA over slow SMA (``SmaCross(50, 200)``)."""
+
+    fast_kind: MaKind = field(default="SMA", init=False)
+    slow_kind: MaKind = field(default="SMA", init=False)
+
+
+@dataclass(frozen=True)
+class EmaCross(MaCross):
+    """Fast EMA over slow EMA (``EmaCross(12, 26)``)."""
+
+    fast_kind: MaKind = field(default="EMA", init=False)
+    slow_kind: MaKind = field(default="EMA", init=False)
+
+
+@dataclass(frozen=True)
+class Momentum:
+    """Long while the ``lookback``-bar return ``close[t] / close[t - lookback] - 1`` is > 0.
+
+    Flat (or short with ``allow_short``) while it is < 0; unchanged when exactly 0; flat during
+    the first ``lookback`` bars.
+    """
+
+    lookback: int
+    allow_short: bool = False
+
+    def __post_init__(self) -> None:
+        check_window(self.lookback, "lookback")
+
+    @property
+    def warmup(self) -> int:
+        """Bars before the first possible signal."""
+        return self.lookback
+
+    def target_positions(self, close: ArrayLike) -> Int8Array:
+        """Target per bar from the sign of the trailing ``lookback``-bar return."""
+        px = check_prices(close)
+        k = self.lookback
+        entries = np.zeros(px.shape[0], dtype=np.bool_)
+        exits = np.zeros(px.shape[0], dtype=np.bool_)
+        entries[k:] = px[k:] > px[:-k]
+        exits[k:] = px[k:] < px[:-k]
+        return _hold_between(entries, exits, -1 if self.allow_short else 0)
+
+    def __str__(self) -> str:
+        return f"MOM({self.lookback})" + ("/LS" if self.allow_short else "")
+
+
+@dataclass(frozen=True)
+class MeanReversion:
+    """Z-score mean reversion on ``z = (close - SMA(window)) / std(window)`` (sample std, ddof=1).
+
+    Enter long when ``z <= -z_entry`` and exit when ``z >= -z_exit``; with ``allow_short`` also
+    enter short when ``z >= z_entry`` and exit when ``z <= z_exit``. Requires
+    ``window >= 2`` and ``z_entry > z_exit >= 0``.
+    """
+
+    window: int
+    z_entry: float = 2.0
+    z_exit: float = 0.0
+    allow_short: bool = False
+
+    def __post_init__(self) -> None:
+        check_window(self.window, "window")
+        if self.window < 2:
+            raise BacktestInputError(
+                f"window must be >= 2 for a standard deviation, got {self.window}"
+            )
+        entry = check_finite(self.z_entry, "z_entry")
+        exit_ = check_finite(self.z_exit, "z_exit")
+        if exit_ < 0:
+            raise BacktestInputError(f"z_exit must be >= 0, got {self.z_exit!r}")
+        if entry <= exit_:
+            raise BacktestInputError(
+                f"z_entry must be > z_exit (z_entry={self.z_entry!r}, z_exit={self.z_exit!r})"
+            )
+
+    @property
+    def warmup(self) -> int:
+        """Bars before the first possible signal."""
+        return self.window - 1
+
+    def zscore(self, close: ArrayLike) -> FloatArray:
+        """Rolling z-score (NaN during warm-up and where the rolling std is 0)."""
+        px = check_prices(close)
+        return _zscore_nb(px, self.window)
+
+    def target_positions(self, close: ArrayLike) -> Int8Array:
+        """Path-dependent entry/exit state machine over the z-score."""
+        out: Int8Array = _mean_reversion_nb(
+            self.zscore(close), float(self.z_entry), float(self.z_exit), self.allow_short
+        )
+        return out
+
+    def __str__(self) -> str:
+        text = f"MR({self.window},{self.z_entry:g},{self.z_exit:g})"
+        return text + ("/LS" if self.allow_short else "")
+
+
+@dataclass(frozen=True)
+class BuyAndHold:
+    """Long all-in from the first bar to the last."""
+
+    allow_short: ClassVar[bool] = False
+    warmup: ClassVar[int] = 0
+
+    def target_positions(self, close: ArrayLike) -> Int8Array:
+        """+1 on every bar."""
+        px = check_prices(close)
+        return np.ones(px.shape[0], dtype=np.int8)
+
+    def __str__(self) -> str:
+        return "BH"
+
+
+StrategySpec = MaCross | Momentum | MeanReversion | BuyAndHold
+
+
+def _hold_between(entries: NDArray[np.bool_], exits: NDArray[np.bool_], off: int) -> Int8Array:
+    """+1 from each entry until the next exit, ``off`` from each exit until the next entry."""
+    n = entries.shape[0]
+    idx = np.arange(n)
+    last_entry = np.maximum.accumulate(np.where(entries, idx, -1))
+    last_exit = np.maximum.accumulate(np.where(exits, idx, -1))
+    out = np.zeros(n, dtype=np.int8)
+    out[last_entry > last_exit] = 1
+    if off:
+        out[last_exit > last_entry] = off
+    return out
+
+
+@njit(cache=True)
+def _zscore_nb(px: FloatArray, window: int) -> FloatArray:  # pragma: no cover - numba
+    n = px.shape[0]
+    out = np.full(n, np.nan)
+    for i in range(window - 1, n):
+        seg = px[i - window + 1 : i + 1]
+        mean = seg.mean()
+        var = ((seg - mean) ** 2).sum() / (window - 1)
+        if var > 0.0:
+            out[i] = (px[i] - mean) / np.sqrt(var)
+    return out
+
+
+@njit(cache=True)
+def _mean_reversion_nb(
+    z: FloatArray, z_entry: float, z_exit: float, allow_short: bool
+) -> Int8Array:  # pragma: no cover - numba
+    n = z.shape[0]
+    out = np.zeros(n, dtype=np.int8)
+    state = 0
+    for i in range(n):
+        zi = z[i]
+        if not np.isnan(zi):
+            if (state == 1 and zi >= -z_exit) or (state == -1 and zi <= z_exit):
+                state = 0
+            if state == 0:
+                if zi <= -z_entry:
+                    state = 1
+                elif allow_short and zi >= z_entry:
+                    state = -1
+        out[i] = state
+    return out
+
+
+# --- text form -------------------------------------------------------------------------------
+
+_MA_TOKEN = re.compile(r"^(?:(\d+)([A-Z]+)|([A-Z]+)(\d+))$")
+_CALL = re.compile(r"^([A-Z]+)\((.*)\)$")
+_SYMBOL = re.compile(r"^[A-Z0-9][A-Z0-9._:\-^=]{0,31}$")
+
+
+def parse_spec(text: str) -> StrategySpec:
+    """Parse the command-bar form of a strategy (see the module docstring) into a spec.
+
+    Case-insensitive. Raises ``BacktestInputError`` (a ``ValueError``) naming the bad token,
+    e.g. ``unknown indicator 'SMMA' in '50SMMA'``, or the impossible parameter.
+    """
+    raw = text.strip().upper()
+    if not raw:
+        raise BacktestInputError("empty strategy: expected e.g. '50SMA.200EMA', 'MOM(126)' or 'BH'")
+    allow_short = False
+    if raw.endswith("/LS"):
+        allow_short, raw = True, raw[:-3]
+    elif "/" in raw:
+        raise BacktestInputError(
+            f"unknown modifier {raw[raw.index('/') :]!r}; only '/LS' is allowed"
+        )
+    if raw in ("BH", "BUYHOLD", "BUY&HOLD"):
+        if allow_short:
+            raise BacktestInputError("'/LS' does not apply to buy-and-hold")
+        return BuyAndHold()
+    call = _CALL.match(raw)
+    if call:
+        return _parse_call(call.group(1), call.group(2), raw, allow_short)
+    if "." in raw:
+        parts = raw.split(".")
+        if len(parts) != 2 or not all(parts):
+            raise BacktestInputError(
+                f"bad moving-average cross {text.strip()!r}: expected FAST.SLOW like '50SMA.200EMA'"
+            )
+        (fast, fast_kind), (slow, slow_kind) = (_parse_ma_token(p) for p in parts)
+        return _ma_cross(fast, slow, fast_kind, slow_kind, allow_short)
+    raise BacktestInputError(
+        f"unknown strategy {text.strip()!r}: expected e.g. '50SMA.200EMA', 'SMA(50,200)', "
+        "'MOM(126)', 'MR(20,2,0.5)' or 'BH'"
+    )
+
+
+def parse_command(text: str) -> tuple[str, StrategySpec]:
+    """Parse ``BACKTEST <SYMBOL> <STRATEGY>`` into ``(symbol, spec)``; symbol upper-cased."""
+    tokens = text.split()
+    if not tokens or tokens[0].upper() != "BACKTEST":
+        first = tokens[0] if tokens else ""
+        raise BacktestInputError(f"expected the BACKTEST command, got {first!r}")
+    if len(tokens) != 3:
+        raise BacktestInputError(
+            f"BACKTEST takes a symbol and a strategy (e.g. 'BACKTEST SPX 50SMA.200EMA'), "
+            f"got {len(tokens) - 1} argument(s)"
+        )
+    symbol = tokens[1].upper()
+    if not _SYMBOL.match(symbol):
+        raise BacktestInputError(f"bad symbol {tokens[1]!r}")
+    return symbol, parse_spec(tokens[2])
+
+
+def _ma_cross(fast: int, slow: int, fast_kind: MaKind, slow_kind: MaKind, short: bool) -> MaCross:
+    if fast_kind == slow_kind == "SMA":
+        return SmaCross(fast, slow, allow_short=short)
+    if fast_kind == slow_kind == "EMA":
+        return EmaCross(fast, slow, allow_short=short)
+    return MaCross(fast, slow, fast_kind, slow_kind, short)
+
+
+def _parse_ma_token(token: str) -> tuple[int, MaKind]:
+    m = _MA_TOKEN.match(token)
+    if not m:
+        raise BacktestInputError(
+            f"bad moving-average token {token!r}: expected a window and a kind like "
+            "'50SMA' or 'EMA200'"
+        )
+    window, kind = (m.group(1), m.group(2)) if m.group(1) else (m.group(4), m.group(3))
+    if kind not in MA_KINDS:
+        raise BacktestInputError(
+            f"unknown indicator {kind!r} in {token!r}; known: {', '.join(MA_KINDS)}"
+        )
+    return int(window), kind
+
+
+def _parse_call(name: str, args_text: str, token: str, allow_short: bool) -> StrategySpec:
+    args = [a.strip() for a in args_text.split(",")] if args_text.strip() else []
+    try:
+        nums = [float(a) for a in args]
+    except ValueError:
+        bad = next(a for a in args if not _is_number(a))
+        raise BacktestInputError(f"bad number {bad!r} in {token!r}") from None
+    arity = {"SMA": (2,), "EMA": (2,), "MOM": (1,), "MR": (1, 2, 3)}
+    if name not in arity:
+        raise BacktestInputError(
+            f"unknown indicator {name!r} in {token!r}; known: SMA, EMA, MOM, MR, BH"
+        )
+    if len(nums) not in arity[name]:
+        want = " or ".join(str(k) for k in arity[name])
+        raise BacktestInputError(f"{name} takes {want} argument(s), got {len(nums)} in {token!r}")
+    if name in ("SMA", "EMA"):
+        kind: MaKind = "SMA" if name == "SMA" else "EMA"
+        return _ma_cross(_as_int(args[0], token), _as_int(args[1], token), kind, kind, allow_short)
+    if name == "MOM":
+        return Momentum(_as_int(args[0], token), allow_short)
+    z_entry = nums[1] if len(nums) > 1 else 2.0
+    z_exit = nums[2] if len(nums) > 2 else 0.0
+    return MeanReversion(_as_int(args[0], token), z_entry, z_exit, allow_short)
+
+
+def _as_int(arg: str, token: str) -> int:
+    if not arg.lstrip("-").isdigit():
+        raise BacktestInputError(f"window {arg!r} in {token!r} must be a whole number of bars")
+    return int(arg)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
