@@ -12,7 +12,7 @@ import httpx
 from fastapi import FastAPI
 
 from sextant_common.telemetry import add_health_and_metrics
-from sextant_gateway.api.routes import bars, instruments, quant, ws
+from sextant_gateway.api.routes import backtests, bars, instruments, quant, ws
 from sextant_gateway.api.routes.web import mount_web
 from sextant_gateway.hub import LiveHub
 from sextant_gateway.live_feed import LiveFeed
@@ -47,6 +47,7 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.hub = hub
     app.include_router(bars.router)
     app.include_router(instruments.router)
+    app.include_router(backtests.router)
     app.include_router(quant.router)
     app.include_router(ws.router)
     add_health_and_metrics(app, "gateway", {"live_feed": lambda: feed.running})

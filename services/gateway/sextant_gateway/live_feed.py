@@ -1,8 +1,8 @@
-"""Reads ``md.bars.v1`` for the gateway and hands live bars to the WebSocket hub.
+"""Reads ``md.bars.v1`` and ``jobs.events.v1`` for the gateway and hands them to the WebSocket hub.
 
-Every gateway replica must see every bar, so this consumer has no group and starts at the end
-of the topic. Bars known longer ago than the live window are a backfill passing through and are
-not fanned out.
+Every gateway replica must see every message, so this consumer has no group and starts at the
+end of the topics. Bars known longer ago than the live window are a backfill passing through and
+are not fanned out. Job events go to the channel ``job:<job_id>``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from aiokafka import AIOKafkaConsumer
 from pydantic import ValidationError
 
 from sextant_common import topics
-from sextant_common.events import Bar
+from sextant_common.events import Bar, JobEvent
 from sextant_gateway.hub import LiveHub
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,7 @@ class LiveFeed:
         """Consume until cancelled."""
         consumer = AIOKafkaConsumer(
             topics.MD_BARS,
+            topics.JOBS_EVENTS,
             bootstrap_servers=self._bootstrap,
             group_id=None,
             enable_auto_commit=False,
@@ -47,9 +48,12 @@ class LiveFeed:
             while True:
                 fetched = await consumer.getmany(timeout_ms=500, max_records=5_000)
                 cutoff = datetime.now(UTC) - self._live_window
-                for records in fetched.values():
+                for partition, records in fetched.items():
+                    forward = self._forward_job if partition.topic == topics.JOBS_EVENTS else None
                     for record in records:
-                        if self._forward(record.key, record.value, cutoff):
+                        if forward is not None:
+                            forward(record.key, record.value)
+                        elif self._forward(record.key, record.value, cutoff):
                             # Let the client writers run between bars: a fetched burst is spread
                             # over the queues instead of landing in them all at once.
                             await asyncio.sleep(0)
@@ -69,3 +73,15 @@ class LiveFeed:
             return False
         message = orjson.dumps({"type": "bar", "bar": bar.model_dump(mode="json")}).decode()
         return self._hub.publish(bar.instrument_id, message) > 0
+
+    def _forward_job(self, key: bytes | None, value: bytes | None) -> None:
+        """Publish a job event to the subscribers of ``job:<job_id>``."""
+        channel = f"job:{(key or b'').decode(errors='replace')}"
+        if not value or not self._hub.wants(channel):
+            return
+        try:
+            event = JobEvent.model_validate_json(value)
+        except (ValidationError, ValueError):
+            return
+        message = orjson.dumps({"type": "job", "event": event.model_dump(mode="json")}).decode()
+        self._hub.publish(channel, message)

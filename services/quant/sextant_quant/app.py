@@ -2,32 +2,57 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 import httpx
 from fastapi import FastAPI
 
 from sextant_common.telemetry import add_health_and_metrics
-from sextant_quant.api.routes import factors, regimes, risk
+from sextant_quant.api.routes import backtests, factors, regimes, risk
+from sextant_quant.jobs import backtest
+from sextant_quant.jobs.runner import JobRunner
+from sextant_quant.jobs.store import JobStore
 from sextant_quant.market_data import MarketData
 from sextant_quant.settings import QuantSettings
 
+log = logging.getLogger(__name__)
+
 
 def build_app(settings: QuantSettings | None = None) -> FastAPI:
-    """The quant FastAPI app; market data comes from the datasets service over HTTP."""
+    """The quant FastAPI app; market data comes from the datasets service over HTTP, long work
+    (backtests) runs as jobs from ``jobs.requests.v1``."""
     settings = settings or QuantSettings()
+    store = JobStore(settings.data_dir / "jobs" / "quant")
+    state: dict[str, JobRunner] = {}
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with httpx.AsyncClient(
             base_url=settings.datasets_url, timeout=httpx.Timeout(60.0, connect=2.0)
         ) as client:
-            app.state.market_data = MarketData(client)
+            market = MarketData(client)
+            runner = JobRunner(
+                settings.require_bootstrap(),
+                settings.quant_jobs_group,
+                store,
+                {backtest.KIND: backtest.backtest_handler(market)},
+            )
+            app.state.market_data = market
+            app.state.jobs = state["runner"] = runner
+            task = asyncio.create_task(runner.run(), name="job-runner")
             yield
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     app = FastAPI(title="Sextant quant", version="0.1.0", lifespan=lifespan)
-    for module in (factors, regimes, risk):
+    app.state.job_store = store
+    for module in (factors, regimes, risk, backtests):
         app.include_router(module.router)
-    add_health_and_metrics(app, "quant", {})
+    add_health_and_metrics(
+        app, "quant", {"job_runner": lambda: "runner" in state and state["runner"].running}
+    )
     return app

@@ -11,3 +11,5 @@ class QuantSettings(CommonSettings):
     quant_host: str = "127.0.0.1"
     quant_port: int = 8002
     datasets_url: str = "http://127.0.0.1:8001"
+    quant_jobs_group: str = "quant-jobs"
+    """Consumer group of the job runner; replicas share the job requests."""

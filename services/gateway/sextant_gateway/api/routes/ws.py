@@ -1,4 +1,8 @@
-"""``WS /ws``: live bars. Send ``{"subscribe": ["SPX"]}`` / ``{"unsubscribe": [...]}``."""
+"""``WS /ws``: live bars and job progress.
+
+Send ``{"subscribe": ["SPX", "job:<job_id>"]}`` / ``{"unsubscribe": [...]}``; receive
+``{"type": "bar", "bar": {...}}`` for symbols and ``{"type": "job", "event": {...}}`` for jobs.
+"""
 
 from __future__ import annotations
 

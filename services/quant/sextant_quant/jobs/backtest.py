@@ -1,0 +1,103 @@
+"""The ``backtest`` job: a strategy spec run on one instrument's stored daily history."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from sextant_common.events import INSTRUMENT_ID_PATTERN
+from sextant_quant.backtest import parse_spec, run_spec, summarize
+from sextant_quant.jobs.runner import Handler, Progress
+from sextant_quant.market_data import MarketData, MarketDataError
+
+KIND = "backtest"
+MAX_CURVE_POINTS = 2_000
+
+
+class BacktestCreate(BaseModel):
+    """A backtest request: ``strategy`` uses the command-bar form, e.g. ``50SMA.200EMA``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    symbol: str = Field(pattern=INSTRUMENT_ID_PATTERN)
+    strategy: str = Field(min_length=1, max_length=64, examples=["50SMA.200EMA"])
+    start: str | None = None
+    end: str | None = None
+    init_cash: float = Field(100_000.0, gt=0)
+    fees: float = Field(0.001, ge=0, lt=0.1, description="Fraction of traded value")
+    slippage: float = Field(0.0, ge=0, lt=0.1, description="Fraction of price")
+
+    @field_validator("strategy")
+    @classmethod
+    def _parses(cls, text: str) -> str:
+        parse_spec(text)  # raises ValueError naming the bad token
+        return text
+
+
+def _curve(dates: pd.DatetimeIndex, values: np.ndarray) -> dict[str, list[Any]]:
+    step = max(1, len(values) // MAX_CURVE_POINTS)
+    picks = list(range(0, len(values), step))
+    if picks[-1] != len(values) - 1:
+        picks.append(len(values) - 1)
+    return {
+        "dates": [dates[i].strftime("%Y-%m-%d") for i in picks],
+        "values": [float(values[i]) for i in picks],
+    }
+
+
+def backtest_handler(market: MarketData) -> Handler:
+    """The job handler bound to a market-data client."""
+
+    async def run(params: dict[str, Any], progress: Progress) -> dict[str, Any]:
+        request = BacktestCreate.model_validate(params)
+        try:
+            closes = await market.closes(request.symbol, request.start, request.end)
+        except MarketDataError as exc:
+            raise ValueError(f"symbol: {exc}") from None
+        await progress(0.2, f"{len(closes)} daily bars loaded")
+        spec = parse_spec(request.strategy)
+        prices = closes.to_numpy()
+        result = await asyncio.to_thread(
+            run_spec,
+            prices,
+            spec,
+            init_cash=request.init_cash,
+            fees=request.fees,
+            slippage=request.slippage,
+        )
+        summary = summarize(
+            result.equity, result.position, prices, result.trades, init_cash=request.init_cash
+        )
+        trades = result.trades
+        dates = closes.index
+        return {
+            "request": request.model_dump(),
+            "engine": "vectorized (vectorbt from_signals conventions, fill at signal close)",
+            "bars": len(closes),
+            "start": dates[0].strftime("%Y-%m-%d"),
+            "end": dates[-1].strftime("%Y-%m-%d"),
+            "summary": dataclasses.asdict(summary),
+            "equity": _curve(dates, result.equity),
+            "trades": [
+                {
+                    "entry": dates[int(trades.entry_index[i])].strftime("%Y-%m-%d"),
+                    "exit": None
+                    if trades.is_open[i]
+                    else dates[int(trades.exit_index[i])].strftime("%Y-%m-%d"),
+                    "direction": "long" if trades.direction[i] > 0 else "short",
+                    "entry_price": float(trades.entry_price[i]),
+                    "exit_price": float(trades.exit_price[i]),
+                    "size": float(trades.size[i]),
+                    "pnl": float(trades.pnl[i]),
+                    "return": float(trades.returns[i]),
+                }
+                for i in range(len(trades.pnl))
+            ],
+        }
+
+    return run

@@ -1,0 +1,84 @@
+"""Backtests as jobs, end to end: gateway -> quant -> jobs.requests.v1 -> runner -> result."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+import websockets
+
+from tests.conftest import Stack
+from tests.integration.test_stack import spx_2008
+from tests.support import wait_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def stack(full_stack: Stack) -> Stack:
+    wait_for(lambda: spx_2008(full_stack), 90, "SPX history stored")
+    return full_stack
+
+
+def test_a_backtest_job_streams_progress_and_returns_metrics(stack: Stack) -> None:
+    job_id = uuid.uuid4().hex
+    body = {"symbol": "SPX", "strategy": "50SMA.200EMA", "fees": 0.001}
+
+    async def run() -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        async with websockets.connect(f"ws://127.0.0.1:{stack.ports.gateway}/ws") as ws:
+            await ws.send(orjson.dumps({"subscribe": [f"job:{job_id}"]}).decode())
+            await ws.recv()  # subscribed
+            async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30) as http:
+                queued = await http.post("/api/v1/backtests", params={"job_id": job_id}, json=body)
+                assert queued.status_code == 202, queued.text
+                assert queued.json()["status"] == "queued"
+            async with asyncio.timeout(90):
+                while not events or events[-1]["status"] not in ("succeeded", "failed"):
+                    message = orjson.loads(await ws.recv())
+                    if message["type"] == "job":
+                        events.append(message["event"])
+        return events
+
+    events = asyncio.run(run())
+    assert events[-1]["status"] == "succeeded", events[-1]
+    assert any(e["status"] == "running" for e in events)
+    result = httpx.get(f"{stack.gateway_url}/api/v1/backtests/{job_id}").json()["result"]
+    assert result["bars"] == 5031
+    summary = result["summary"]
+    assert summary["n_trades"] == len(result["trades"]) > 0
+    assert -1 < summary["max_drawdown"] < 0
+    assert result["equity"]["values"][0] == pytest.approx(100_000)
+
+
+def test_bad_backtests_are_refused_with_the_reason(stack: Stack) -> None:
+    bad_spec = httpx.post(
+        f"{stack.gateway_url}/api/v1/backtests", json={"symbol": "SPX", "strategy": "50SMMA.200EMA"}
+    )
+    assert bad_spec.status_code == 422
+    assert bad_spec.json()["detail"][0]["loc"][-1] == "strategy"
+    assert "SMMA" in bad_spec.text
+    missing = httpx.get(f"{stack.gateway_url}/api/v1/backtests/{uuid.uuid4().hex}")
+    assert missing.status_code == 404
+    unknown_symbol = httpx.post(
+        f"{stack.gateway_url}/api/v1/backtests", json={"symbol": "NOSUCH", "strategy": "BH"}
+    ).json()
+    final = wait_for(
+        lambda: (
+            (
+                e := httpx.get(
+                    f"{stack.gateway_url}/api/v1/backtests/{unknown_symbol['job_id']}"
+                ).json()
+            )["status"]
+            in ("succeeded", "failed")
+            and e
+        ),
+        60,
+        "unknown-symbol job to finish",
+    )
+    assert final["status"] == "failed"
+    assert "NOSUCH" in final["error"]
