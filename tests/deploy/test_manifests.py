@@ -40,16 +40,19 @@ K8S_DIR = DEPLOY / "k8s"
 YAMLLINT_CONFIG = DEPLOY / ".yamllint.yaml"
 
 # The contract in the architecture notes: service -> HTTP port of /health and /metrics.
-SERVICE_PORTS = {"ingest": 8003, "datasets": 8001, "gateway": 8000}
+SERVICE_PORTS = {"ingest": 8003, "datasets": 8001, "quant": 8002, "gateway": 8000}
 # The only host ports compose publishes: the public entry point and the dashboards.
 PUBLISHED_PORTS = {"gateway": 8000, "grafana": 3000}
 # Services the Kubernetes HPAs scale.
-AUTOSCALED = {"gateway", "datasets"}
+AUTOSCALED = {"gateway", "datasets", "quant"}
+# Services that keep job results under <SEXTANT_DATA_DIR>/jobs/<service>.
+JOB_RESULTS = {"quant"}
 # Oldest Kubernetes the manifests must be valid for (autoscaling/v2 etc.).
 K8S_VERSION = "1.30.0"
 # Variables the manifests set on purpose although no settings class reads them yet. Keep this
 # short: the test below fails once one of them is read, so entries cannot go stale.
-NOT_YET_READ = {"SEXTANT_REDIS_URL"}
+# (SEXTANT_REDIS_URL left it: sextant_ingest.fetching.settings.FetchSettings reads it.)
+NOT_YET_READ: set[str] = set()
 
 SUBPROCESS_TIMEOUT_S = 60
 
@@ -177,6 +180,27 @@ def _settings_class(service: str) -> type[CommonSettings]:
     ]
     assert len(classes) == 1, f"{module.__name__}: expected one CommonSettings subclass"
     return classes[0]
+
+
+def _all_settings_classes(service: str) -> list[type[CommonSettings]]:
+    """The service's settings class plus those of its components' own ``settings.py`` modules
+    (e.g. ``sextant_ingest.fetching.settings.FetchSettings``)."""
+    package = importlib.import_module(f"sextant_{service}")
+    root = Path(str(package.__file__)).parent
+    found = [_settings_class(service)]
+    for path in sorted(root.rglob("settings.py")):
+        parts = path.relative_to(root).with_suffix("").parts
+        if parts == ("settings",):
+            continue
+        module = importlib.import_module(".".join((package.__name__, *parts)))
+        found += [
+            obj
+            for obj in vars(module).values()
+            if isinstance(obj, type)
+            and issubclass(obj, CommonSettings)
+            and obj.__module__ == module.__name__
+        ]
+    return found
 
 
 def _env_names(settings: type[CommonSettings]) -> set[str]:
@@ -351,6 +375,37 @@ def test_compose_keeps_the_lake_on_a_named_volume(compose: dict[str, Any]) -> No
     assert volume in compose["volumes"], f"datasets: no named volume at {data_dir}"
 
 
+@pytest.mark.parametrize("service", sorted(JOB_RESULTS))
+def test_compose_keeps_job_results_on_a_named_volume(compose: dict[str, Any], service: str) -> None:
+    spec = compose["services"][service]
+    data_dir = spec["environment"]["SEXTANT_DATA_DIR"]
+    mounts = dict(str(v).split(":", 1)[::-1] for v in spec.get("volumes", []))
+    assert mounts.get(data_dir) in compose["volumes"], f"{service}: no named volume at {data_dir}"
+
+
+_SERVICE_URL = re.compile(r"^http://(?P<host>[a-z][a-z0-9-]*):(?P<port>\d+)/?$")
+
+
+def _service_urls(env: dict[str, Any]) -> Iterator[tuple[str, str, int]]:
+    """(variable, service, port) for each SEXTANT_*_URL pointing at one of our services."""
+    for name, value in env.items():
+        found = _SERVICE_URL.match(str(value))
+        is_url = name.startswith("SEXTANT_") and name.endswith("_URL")
+        if is_url and found and found["host"] in SERVICE_PORTS:
+            yield name, found["host"], int(found["port"])
+
+
+def test_compose_service_urls_match_ports_and_dependencies(compose: dict[str, Any]) -> None:
+    """A service that calls another over HTTP uses its port and starts after it is healthy."""
+    services = compose["services"]
+    assert services["gateway"]["environment"]["SEXTANT_QUANT_URL"] == "http://quant:8002"
+    for name, spec in services.items():
+        for variable, target, port in _service_urls(spec.get("environment") or {}):
+            assert port == SERVICE_PORTS[target], f"{name}: {variable} port"
+            condition = spec.get("depends_on", {}).get(target, {}).get("condition")
+            assert condition == "service_healthy", f"{name}: depends_on {target}"
+
+
 def test_compose_bind_mounts_and_build_contexts_exist(compose: dict[str, Any]) -> None:
     """`config` does not look at the disk: check the relative paths it will need at `up`."""
     base = COMPOSE_FILE.parent
@@ -485,6 +540,53 @@ def test_k8s_config_map_is_shared_and_the_lake_is_persistent(
     assert ("PersistentVolumeClaim", volume["persistentVolumeClaim"]["claimName"]) in k8s
 
 
+def test_k8s_service_urls_match_the_services(k8s: dict[tuple[str, str], dict[str, Any]]) -> None:
+    (config_map,) = (doc for (kind, _), doc in k8s.items() if kind == "ConfigMap")
+    urls = list(_service_urls(config_map["data"]))
+    assert {target for _, target, _ in urls} >= {"datasets", "quant"}
+    for variable, target, port in urls:
+        assert port == SERVICE_PORTS[target], variable
+        assert k8s[("Service", target)]["spec"]["ports"][0]["port"] == port, variable
+
+
+@pytest.mark.parametrize("service", sorted(JOB_RESULTS))
+def test_k8s_job_results_are_on_a_volume(
+    k8s: dict[tuple[str, str], dict[str, Any]], service: str
+) -> None:
+    (config_map,) = (doc for (kind, _), doc in k8s.items() if kind == "ConfigMap")
+    data_dir = config_map["data"]["SEXTANT_DATA_DIR"]
+    deployment = k8s[("Deployment", service)]
+    mount = next(m for m in _container(deployment)["volumeMounts"] if m["mountPath"] == data_dir)
+    assert not mount.get("readOnly")
+    volume = next(
+        v for v in deployment["spec"]["template"]["spec"]["volumes"] if v["name"] == mount["name"]
+    )
+    claim = volume["persistentVolumeClaim"]["claimName"]  # survives rollouts, see quant.yaml
+    assert ("PersistentVolumeClaim", claim) in k8s
+
+
+def _dockerfile_env(name: str) -> str | None:
+    steps = _instructions(DEPLOY / "Dockerfile")
+    runtime = steps[max(i for i, (k, _) in enumerate(steps) if k == "FROM") :]
+    for keyword, args in runtime:
+        found = re.search(rf"(?:^|\s){name}=(\S+)", args) if keyword == "ENV" else None
+        if found:
+            return found[1]
+    return None
+
+
+def test_numba_cache_dir_is_writable(k8s: dict[tuple[str, str], dict[str, Any]]) -> None:
+    """quant's @njit(cache=True) needs a writable cache dir; site-packages is not (root-owned,
+    and read-only under readOnlyRootFilesystem)."""
+    default = _dockerfile_env("NUMBA_CACHE_DIR")
+    assert default and default.startswith("/tmp/"), default
+    container = _container(k8s[("Deployment", "quant")])
+    cache_dir = _env_list(container).get("NUMBA_CACHE_DIR", default)
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    writable = [m["mountPath"] for m in container["volumeMounts"] if not m.get("readOnly")]
+    assert any(cache_dir.startswith(path.rstrip("/") + "/") for path in writable), cache_dir
+
+
 def test_k8s_hpas_scale_existing_deployments_on_cpu(
     k8s: dict[tuple[str, str], dict[str, Any]],
 ) -> None:
@@ -504,6 +606,10 @@ def test_k8s_hpas_scale_existing_deployments_on_cpu(
     # More lake writers than partitions of md.bars.v1 would sit idle.
     partitions = CommonSettings.model_fields["bars_partitions"].default
     assert hpas["datasets"]["spec"]["maxReplicas"] <= partitions
+    # quant's job store is per replica (a job accepted by one replica and run by another is
+    # reported "queued" forever by the first): one replica until that changes, see quant.yaml.
+    assert hpas["quant"]["spec"]["maxReplicas"] == 1
+    assert k8s[("Deployment", "quant")]["spec"]["strategy"]["type"] == "Recreate"
 
 
 # --- manifests vs. the services' settings ---------------------------------------------------------
@@ -536,7 +642,10 @@ def test_every_sextant_variable_in_the_manifests_is_read_by_a_service(
     compose: dict[str, Any], k8s: dict[tuple[str, str], dict[str, Any]]
 ) -> None:
     """pydantic-settings ignores unknown variables, so a misspelt one would be silently dropped."""
-    per_service = {service: _env_names(_settings_class(service)) for service in SERVICE_PORTS}
+    per_service = {
+        service: set().union(*map(_env_names, _all_settings_classes(service)))
+        for service in SERVICE_PORTS
+    }
     known = set().union(*per_service.values())
     unknown = set()
     for name, service in _manifest_env(compose, k8s):
