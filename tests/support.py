@@ -115,6 +115,7 @@ def service_env(bootstrap: str, data_dir: Path, ports: Ports, **extra: str) -> d
         "SEXTANT_QUANT_PORT": str(ports.quant),
         "SEXTANT_DATASETS_URL": f"http://127.0.0.1:{ports.datasets}",
         "SEXTANT_QUANT_URL": f"http://127.0.0.1:{ports.quant}",
+        "SEXTANT_INGEST_URL": f"http://127.0.0.1:{ports.ingest}",
         "SEXTANT_LOG_JSON": "false",
         **extra,
     }

@@ -33,7 +33,7 @@ pytestmark = pytest.mark.integration
 class Datasets:
     """A datasets service process on its own data dir and consumer group."""
 
-    def __init__(self, bootstrap: str, data_dir: Path) -> None:
+    def __init__(self, bootstrap: str, data_dir: Path, **env: str) -> None:
         self.ports = Ports.allocate()
         self.lake = data_dir / "lake"
         self.env = {
@@ -43,6 +43,7 @@ class Datasets:
                 data_dir,
                 self.ports,
                 SEXTANT_DATASETS_GROUP=f"datasets-{uuid.uuid4().hex[:8]}",
+                **env,
             ),
         }
         self.log: list[str] = []
@@ -73,10 +74,21 @@ def test_20000_bars_land_in_the_lake_exactly_once(datasets: Datasets, kafka_boot
     assert (rows, distinct) == (20_000, 20_000)
 
 
+@pytest.fixture
+def small_flush_datasets(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Datasets]:
+    """Flushes of at most 2,000 bars, so a backlog takes many flushes and a kill lands between."""
+    service = Datasets(kafka_bootstrap, tmp_path, SEXTANT_LAKE_FLUSH_ROWS="2000")
+    try:
+        yield service
+    finally:
+        service.process.stop()
+
+
 def test_kill_9_mid_stream_then_restart_loses_and_duplicates_nothing(
-    datasets: Datasets, kafka_bootstrap: str
+    small_flush_datasets: Datasets, kafka_bootstrap: str
 ) -> None:
-    bars = bar_series(200, 300)  # 60,000 bars over 2,000 partitions: slow enough to interrupt
+    datasets = small_flush_datasets
+    bars = bar_series(200, 300)  # 60,000 bars: 30 flushes of 2,000 across 400 partitions
     asyncio.run(publish_bars(kafka_bootstrap, bars))
     wait_for(lambda: lake_counts(datasets.lake)[0] > 0, 60, "first flush")
     datasets.process.kill()  # SIGKILL: no flush, no commit, no goodbye

@@ -12,7 +12,7 @@ import httpx
 from fastapi import FastAPI
 
 from sextant_common.telemetry import add_health_and_metrics
-from sextant_gateway.api.routes import backtests, bars, instruments, quant, ws
+from sextant_gateway.api.routes import backtests, bars, fetch, instruments, quant, ws
 from sextant_gateway.api.routes.web import mount_web
 from sextant_gateway.hub import LiveHub
 from sextant_gateway.live_feed import LiveFeed
@@ -32,15 +32,21 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         timeout = httpx.Timeout(60.0, connect=2.0)
-        app.state.datasets = httpx.AsyncClient(base_url=settings.datasets_url, timeout=timeout)
-        app.state.quant = httpx.AsyncClient(base_url=settings.quant_url, timeout=timeout)
+        app.state.services = {
+            name: httpx.AsyncClient(base_url=url, timeout=timeout)
+            for name, url in (
+                ("datasets", settings.datasets_url),
+                ("quant", settings.quant_url),
+                ("ingest", settings.ingest_url),
+            )
+        }
         task = asyncio.create_task(feed.run(), name="live-feed")
         yield
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-        await app.state.datasets.aclose()
-        await app.state.quant.aclose()
+        for client in app.state.services.values():
+            await client.aclose()
 
     app = FastAPI(title="Sextant gateway", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
@@ -48,6 +54,7 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(bars.router)
     app.include_router(instruments.router)
     app.include_router(backtests.router)
+    app.include_router(fetch.router)
     app.include_router(quant.router)
     app.include_router(ws.router)
     add_health_and_metrics(app, "gateway", {"live_feed": lambda: feed.running})

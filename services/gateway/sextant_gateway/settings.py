@@ -14,6 +14,7 @@ class GatewaySettings(CommonSettings):
     gateway_port: int = 8000
     datasets_url: str = "http://127.0.0.1:8001"
     quant_url: str = "http://127.0.0.1:8002"
+    ingest_url: str = "http://127.0.0.1:8003"
     web_dist: Path = Path(__file__).resolve().parents[3] / "web" / "dist"
     """The built web terminal (``make setup`` builds it)."""
     ws_queue_size: int = 256

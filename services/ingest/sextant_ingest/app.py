@@ -13,6 +13,9 @@ from fastapi import FastAPI
 from sextant_common import topics
 from sextant_common.bus import build_broker, ensure_topics
 from sextant_common.telemetry import add_health_and_metrics
+from sextant_ingest.api.routes import fetch
+from sextant_ingest.fetching import KafkaEventPublisher, UnifiedFetcher
+from sextant_ingest.providers.base import BarProvider
 from sextant_ingest.providers.registry import build_provider
 from sextant_ingest.publisher import BarPublisher
 from sextant_ingest.settings import IngestSettings
@@ -30,32 +33,16 @@ def build_app(settings: IngestSettings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        partitions = (await ensure_topics(settings))[topics.MD_BARS]
-        broker = build_broker(settings, description="Sextant ingest: provider bars onto the bus")
-        worker = IngestWorker(
-            BarPublisher(broker, partitions),
-            providers,
-            history_days=settings.ingest_history_days,
-            live_provider=live_provider,
-            live_interval=settings.ingest_live_interval,
-        )
-        state["status"] = worker.status
-        await broker.start()
-        task = asyncio.create_task(worker.run(), name="ingest-worker")
-
-        def on_done(done: asyncio.Task[None]) -> None:
-            if not done.cancelled() and done.exception() is not None:
-                state["failed"] = True
-                log.error("ingest worker stopped", exc_info=done.exception())
-
-        task.add_done_callback(on_done)
-        yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await broker.stop()
+        async with (
+            KafkaEventPublisher(settings) as sink,
+            UnifiedFetcher(settings, publisher=sink) as fetcher,
+        ):
+            app.state.fetcher = fetcher
+            async with _run_worker(settings, providers, live_provider, state):
+                yield
 
     app = FastAPI(title="Sextant ingest", version="0.1.0", lifespan=lifespan)
+    app.include_router(fetch.router)
 
     @app.get("/status")
     def status() -> dict[str, object]:
@@ -66,3 +53,39 @@ def build_app(settings: IngestSettings | None = None) -> FastAPI:
 
     add_health_and_metrics(app, "ingest", {"worker": lambda: not state["failed"]})
     return app
+
+
+@contextlib.asynccontextmanager
+async def _run_worker(
+    settings: IngestSettings,
+    providers: list[BarProvider],
+    live_provider: BarProvider | None,
+    state: dict[str, object],
+) -> AsyncIterator[None]:
+    """Backfill then live bars in a background task for as long as the context is open."""
+    partitions = (await ensure_topics(settings))[topics.MD_BARS]
+    broker = build_broker(settings, description="Sextant ingest: provider bars onto the bus")
+    worker = IngestWorker(
+        BarPublisher(broker, partitions),
+        providers,
+        history_days=settings.ingest_history_days,
+        live_provider=live_provider,
+        live_interval=settings.ingest_live_interval,
+    )
+    state["status"] = worker.status
+    await broker.start()
+    task = asyncio.create_task(worker.run(), name="ingest-worker")
+
+    def on_done(done: asyncio.Task[None]) -> None:
+        if not done.cancelled() and done.exception() is not None:
+            state["failed"] = True
+            log.error("ingest worker stopped", exc_info=done.exception())
+
+    task.add_done_callback(on_done)
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await broker.stop()

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from sextant_common.events import Interval
-from sextant_common.settings import CommonSettings
+from sextant_ingest.fetching.settings import FetchSettings
 
 
-class IngestSettings(CommonSettings):
+class IngestSettings(FetchSettings):
     """Which providers to run, how much history to backfill and how fast to stream live bars."""
 
     ingest_host: str = "127.0.0.1"

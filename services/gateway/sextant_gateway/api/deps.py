@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 import httpx
@@ -10,18 +11,17 @@ from fastapi import Depends, HTTPException, Request, Response
 from sextant_gateway.hub import LiveHub
 
 
-def _datasets(request: Request) -> httpx.AsyncClient:
-    client: httpx.AsyncClient = request.app.state.datasets
-    return client
+def _service(name: str) -> Callable[[Request], httpx.AsyncClient]:
+    def client_of(request: Request) -> httpx.AsyncClient:
+        client: httpx.AsyncClient = request.app.state.services[name]
+        return client
+
+    return client_of
 
 
-def _quant(request: Request) -> httpx.AsyncClient:
-    client: httpx.AsyncClient = request.app.state.quant
-    return client
-
-
-DatasetsClient = Annotated[httpx.AsyncClient, Depends(_datasets)]
-QuantClient = Annotated[httpx.AsyncClient, Depends(_quant)]
+DatasetsClient = Annotated[httpx.AsyncClient, Depends(_service("datasets"))]
+QuantClient = Annotated[httpx.AsyncClient, Depends(_service("quant"))]
+IngestClient = Annotated[httpx.AsyncClient, Depends(_service("ingest"))]
 
 
 def hub_of(app_state: object) -> LiveHub:
