@@ -11,7 +11,7 @@ import httpx
 from fastapi import FastAPI
 
 from sextant_common.telemetry import add_health_and_metrics
-from sextant_quant.api.routes import backtests, factors, regimes, risk
+from sextant_quant.api.routes import backtests, factors, options, regimes, risk
 from sextant_quant.jobs import backtest
 from sextant_quant.jobs.runner import JobRunner
 from sextant_quant.jobs.store import JobStore
@@ -50,7 +50,7 @@ def build_app(settings: QuantSettings | None = None) -> FastAPI:
 
     app = FastAPI(title="Sextant quant", version="0.1.0", lifespan=lifespan)
     app.state.job_store = store
-    for module in (factors, regimes, risk, backtests):
+    for module in (factors, regimes, risk, options, backtests):
         app.include_router(module.router)
     add_health_and_metrics(
         app, "quant", {"job_runner": lambda: "runner" in state and state["runner"].running}
