@@ -21,6 +21,17 @@ Execution rules (documented because results depend on them):
 * Futures settle daily: on the first bar of a new UTC day the previous close's variation
   ``qty * multiplier * (close - last settlement)`` moves into cash; equity includes the variation
   since the last settlement.
+* FX pairs (``kind="fx"``, e.g. EURUSD = USD per EUR) trade on margin like futures: quantities
+  are units of the base currency, no notional changes hands, and P&L accrues in the quote
+  currency. The account currency is USD (``ACCOUNT_CURRENCY``): for USD-quoted pairs (EURUSD) the
+  P&L is already USD; for USD-based pairs (USDJPY) quote-currency amounts (P&L, notional for
+  fees and margin) are converted at the pair's last close known when they are booked: the bar's
+  close for marks and for ``fill_at="close"`` fills, the previous close for fills at an open.
+  Cross pairs (EURJPY) would need a second rate and are rejected. Spreads are modelled with
+  ``Slippage`` (``per_unit`` = half the spread in quote units), commissions on the USD notional;
+  rollover/swap interest is not modelled, and weekend gaps are whatever the bars contain.
+  The USD ledger is ``equity``/``cash``/``positions``; round-trip ``trades`` keep price-unit P&L
+  (quote currency, fees in USD), so for USD-based pairs read P&L from the ledger.
 * Equity is recorded after every bar: cash plus every position marked at its symbol's last close.
 """
 
@@ -42,6 +53,7 @@ from .results import Trades
 from .specs import BuyAndHold, MaCross, MeanReversion, Momentum, StrategySpec
 
 NS_PER_DAY = 86_400 * 1_000_000_000
+ACCOUNT_CURRENCY = "USD"
 
 BAR_DTYPE = np.dtype(
     [
@@ -140,12 +152,14 @@ class InstrumentSpec:
 
     ``kind``: "equity" and "crypto" are cash-settled (buying pays the notional); "future" is
     marked to market daily into cash with a contract ``multiplier`` and an initial ``margin``
-    (fraction of notional). ``lot_size`` is the smallest tradable quantity (0 = any fraction).
-    Options exercise/assignment and FX conversions are not modelled yet.
+    (fraction of notional). "fx" is a currency pair named base+quote (``"EURUSD"``, ``"USD/JPY"``)
+    with USD on one side, traded on ``margin`` in units of the base currency, its P&L converted
+    to USD (see the module notes). ``lot_size`` is the smallest tradable quantity (0 = any
+    fraction; e.g. 1,000 units for FX micro lots). Options exercise/assignment is not modelled.
     """
 
     symbol: str
-    kind: Literal["equity", "crypto", "future"] = "equity"
+    kind: Literal["equity", "crypto", "future", "fx"] = "equity"
     multiplier: float = 1.0
     lot_size: float = 0.0
     margin: float = 1.0
@@ -153,11 +167,32 @@ class InstrumentSpec:
     slippage: Slippage = field(default_factory=Slippage)
 
     def __post_init__(self) -> None:
-        if self.kind not in ("equity", "crypto", "future"):
-            raise BacktestInputError(f"kind must be equity, crypto or future, got {self.kind!r}")
+        if self.kind not in ("equity", "crypto", "future", "fx"):
+            raise BacktestInputError(
+                f"kind must be equity, crypto, future or fx, got {self.kind!r}"
+            )
         check_positive(self.multiplier, "multiplier")
         check_non_negative(self.lot_size, "lot_size")
         check_positive(self.margin, "margin")
+        if self.kind == "fx":
+            self.fx_pair  # noqa: B018 - validates the symbol
+
+    @property
+    def fx_pair(self) -> tuple[str, str]:
+        """(base, quote) currency codes of an FX pair's symbol, e.g. ("EUR", "USD")."""
+        code = "".join(ch for ch in self.symbol if ch not in "/_-. ").upper()
+        if len(code) != 6 or not code.isalpha():
+            raise BacktestInputError(
+                f"fx symbol must be a currency pair like 'EURUSD' or 'USD/JPY', got {self.symbol!r}"
+            )
+        base, quote = code[:3], code[3:]
+        if ACCOUNT_CURRENCY not in (base, quote):
+            raise BacktestInputError(
+                f"fx pair {self.symbol!r} has no {ACCOUNT_CURRENCY} leg: cross pairs need a "
+                f"second rate to convert P&L to {ACCOUNT_CURRENCY} and are not supported; "
+                "trade the two USD legs instead"
+            )
+        return base, quote
 
 
 # --- orders, fills, context --------------------------------------------------------------------
@@ -539,6 +574,9 @@ class _Engine:
         self.fills: list[Fill] = []
         self.commission_paid = 0.0
         self.is_future = [s.kind == "future" for s in specs]
+        self.is_fx = [s.kind == "fx" for s in specs]
+        # USD-based pairs (USDJPY) have P&L in the quote currency: divide by the rate.
+        self.fx_inverse = [s.kind == "fx" and s.fx_pair[1] != ACCOUNT_CURRENCY for s in specs]
 
     def symbol_id(self, symbol: str) -> int:
         k = self._ids.get(symbol)
@@ -572,6 +610,7 @@ class _Engine:
         mults = [s.multiplier for s in self.specs]
         futures = self.is_future
         any_future = any(futures)
+        fx = self.is_fx
         day_of = [-1] * len(self.specs)
         new_orders = ctx.new_orders
         single = len(symbols) == 1
@@ -601,6 +640,8 @@ class _Engine:
             if q:
                 if futures[k]:
                     marks[k] = q * mults[k] * (c - pos.settle_price)
+                elif fx[k]:
+                    marks[k] = self._fx_mark(k)
                 else:
                     marks[k] = q * c * mults[k]
             else:
@@ -701,6 +742,8 @@ class _Engine:
         budget = target * self.equity_now() if pos.qty else target * self.cash
         if spec.kind == "future":
             want = budget / (1.0 + rate) / (price * spec.multiplier)
+        elif spec.kind == "fx":
+            want = budget / (1.0 + rate) / (price * spec.multiplier * self._usd_per_quote(k, price))
         else:
             want = budget / (1.0 + rate) / price
         return want - pos.qty
@@ -721,8 +764,10 @@ class _Engine:
             if qty == 0:
                 return
         future = spec.kind == "future"
+        fx = spec.kind == "fx"
+        usd = self._usd_per_quote(k, price) if fx else 1.0
         opening = pos.qty == 0 or (qty > 0) == (pos.qty > 0)
-        if qty > 0 and not future:
+        if qty > 0 and not (future or fx):
             # Cash-settled buys are cut to what the cash covers, fees included.
             cost = qty * price
             fee = spec.commission.fee(qty, cost * mult, maker)
@@ -733,10 +778,10 @@ class _Engine:
                     qty = math.floor(qty / spec.lot_size) * spec.lot_size
                 if qty <= 0:
                     return
-        notional = abs(qty) * price * mult
+        notional = abs(qty) * price * mult * usd
         fee = spec.commission.fee(abs(qty), notional, maker)
-        if future and opening:
-            need = spec.margin * abs(pos.qty + qty) * price * mult
+        if (future or fx) and opening:
+            need = spec.margin * abs(pos.qty + qty) * price * mult * usd
             if need > self.equity_now() - fee:
                 return  # not enough equity for the initial margin: the order is rejected
         if future:
@@ -746,12 +791,38 @@ class _Engine:
                 self.cash += pos.qty * mult * (price - pos.settle_price)
             pos.settle_price = price
             self.cash -= fee
+            self._book(pos, qty, price, mult)
+        elif fx:
+            # Only realized P&L (booked in USD via the conversion factor) and fees move cash.
+            realized = pos.realized_pnl
+            self._book(pos, qty, price, mult * usd)
+            self.cash += pos.realized_pnl - realized - fee
         else:
             self.cash -= qty * price * mult + fee
+            self._book(pos, qty, price, mult)
         self.commission_paid += fee
-        self._book(pos, qty, price, mult)
-        self.marks[k] = 0.0 if future or not pos.qty else pos.qty * self.last_px[k] * mult
+        if future or not pos.qty:
+            self.marks[k] = 0.0
+        elif fx:
+            self.marks[k] = self._fx_mark(k)
+        else:
+            self.marks[k] = pos.qty * self.last_px[k] * mult
         self.fills.append(Fill(i, int(self.ts[i]), self.symbols[k], qty, price, fee, maker))
+
+    def _usd_per_quote(self, k: int, fallback: float) -> float:
+        """USD per unit of an FX pair's quote currency: 1, or 1 / the pair's last close (the
+        ``fallback`` rate before the pair's first bar)."""
+        if not self.fx_inverse[k]:
+            return 1.0
+        rate = self.last_px[k]
+        return 1.0 / (rate if rate == rate else fallback)
+
+    def _fx_mark(self, k: int) -> float:
+        """Unrealized P&L in USD of an FX position at the pair's last close."""
+        pos = self.positions[k]
+        close = self.last_px[k]
+        pnl = pos.qty * self.specs[k].multiplier * (close - pos.avg_price)
+        return pnl / close if self.fx_inverse[k] else pnl
 
     @staticmethod
     def _book(pos: Position, qty: float, price: float, mult: float) -> None:
