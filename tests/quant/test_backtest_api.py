@@ -82,3 +82,29 @@ def test_bad_backtests_are_refused_with_the_reason(stack: Stack) -> None:
     )
     assert final["status"] == "failed"
     assert "NOSUCH" in final["error"]
+
+
+def test_a_parameter_sweep_job_returns_the_grid(stack: Stack) -> None:
+    body = {"symbols": ["SPX", "COMP"], "fast": [10, 20, 50], "slow": [50, 100, 200]}
+    queued = httpx.post(f"{stack.gateway_url}/api/v1/sweeps", json=body)
+    assert queued.status_code == 202, queued.text
+    job_id = queued.json()["job_id"]
+    final = wait_for(
+        lambda: (
+            (e := httpx.get(f"{stack.gateway_url}/api/v1/sweeps/{job_id}").json())["status"]
+            in ("succeeded", "failed")
+            and e
+        ),
+        90,
+        "sweep to finish",
+    )
+    assert final["status"] == "succeeded", final
+    result = final["result"]
+    assert len(result["pairs"]) == 8  # (50, 50) is not a cross
+    assert len(result["total_return"]) == 8 and len(result["total_return"][0]) == 2
+    assert result["best"]["symbol"] in ("SPX", "COMP")
+    no_pair = httpx.post(
+        f"{stack.gateway_url}/api/v1/sweeps", json={"symbols": ["SPX"], "fast": [200], "slow": [50]}
+    )
+    assert no_pair.status_code == 422
+    assert "fast < slow" in no_pair.text

@@ -9,11 +9,10 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+import ray
 
 from sextant_quant.backtest import BacktestInputError, sweep_ma_cross
 from sextant_quant.backtest.sweep_ray import sweep_on_ray
-
-ray = pytest.importorskip("ray")
 
 pytestmark = pytest.mark.slow  # starting local Ray and its workers takes ~5-8 s
 

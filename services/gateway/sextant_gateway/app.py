@@ -54,6 +54,7 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(bars.router)
     app.include_router(instruments.router)
     app.include_router(backtests.router)
+    app.include_router(backtests.sweeps)
     app.include_router(fetch.router)
     app.include_router(quant.router)
     app.include_router(ws.router)

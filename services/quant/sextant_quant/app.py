@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from sextant_common.telemetry import add_health_and_metrics
 from sextant_quant.api.routes import backtests, factors, options, regimes, risk
-from sextant_quant.jobs import backtest
+from sextant_quant.jobs import backtest, sweep
 from sextant_quant.jobs.runner import JobRunner
 from sextant_quant.jobs.store import JobStore
 from sextant_quant.market_data import MarketData
@@ -38,7 +38,10 @@ def build_app(settings: QuantSettings | None = None) -> FastAPI:
                 settings.require_bootstrap(),
                 settings.quant_jobs_group,
                 store,
-                {backtest.KIND: backtest.backtest_handler(market)},
+                {
+                    backtest.KIND: backtest.backtest_handler(market),
+                    sweep.KIND: sweep.sweep_handler(market, settings.ray_address),
+                },
             )
             app.state.market_data = market
             app.state.jobs = state["runner"] = runner
