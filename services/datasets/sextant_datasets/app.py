@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from sextant_common.telemetry import add_health_and_metrics
-from sextant_datasets.api.routes import bars, instruments
+from sextant_datasets.api.routes import bars, instruments, snapshots
 from sextant_datasets.catalog import Catalog
 from sextant_datasets.consumer import BarSink, FlushPolicy
 from sextant_datasets.lake.reader import LakeReader
@@ -50,6 +50,7 @@ def build_app(settings: DatasetsSettings | None = None) -> FastAPI:
     app.state.catalog = catalog
     app.include_router(bars.router)
     app.include_router(instruments.router)
+    app.include_router(snapshots.router)
     add_health_and_metrics(app, "datasets", {"bar_consumer": lambda: sink.running})
     return app
 
