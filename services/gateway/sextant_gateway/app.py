@@ -12,7 +12,7 @@ import httpx
 from fastapi import FastAPI
 
 from sextant_common.telemetry import add_health_and_metrics
-from sextant_gateway.api.routes import backtests, bars, fetch, instruments, quant, ws
+from sextant_gateway.api.routes import backtests, bars, datasets, fetch, instruments, quant, ws
 from sextant_gateway.api.routes.web import mount_web
 from sextant_gateway.hub import LiveHub
 from sextant_gateway.live_feed import LiveFeed
@@ -56,6 +56,7 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(backtests.router)
     app.include_router(backtests.sweeps)
     app.include_router(fetch.router)
+    app.include_router(datasets.router)
     app.include_router(quant.router)
     app.include_router(ws.router)
     add_health_and_metrics(app, "gateway", {"live_feed": lambda: feed.running})

@@ -1,0 +1,30 @@
+"""Snapshots through the gateway on the real shipped S&P 500 history."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.conftest import Stack
+from tests.integration.test_stack import spx_2008
+from tests.support import wait_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def test_snapshot_of_2008_is_content_addressed_and_verifiable(full_stack: Stack) -> None:
+    wait_for(lambda: spx_2008(full_stack), 90, "SPX history stored")
+    url = f"{full_stack.gateway_url}/api/v1/datasets/snapshots"
+    body = {"symbols": ["SPX"], "interval": "1d", "start": "2008-01-01", "end": "2008-12-31"}
+    first = httpx.post(url, json={**body, "as_of": "2020-01-01"}, timeout=30)
+    assert first.status_code == 201, first.text
+    again = httpx.post(url, json={**body, "as_of": "2021-01-01"}, timeout=30).json()
+    assert again["id"] == first.json()["id"]  # same data, same id
+    assert first.json()["row_count"] == 253
+    verify = httpx.get(f"{url}/{again['id']}/verify").json()
+    assert verify["ok"] is True
+    rows = httpx.get(f"{url}/{again['id']}/data").json()
+    assert len(rows["rows"] if isinstance(rows, dict) else rows) == 253
+    unknown = httpx.post(url, json={**body, "symbols": ["NOSUCH"], "as_of": "2020-01-01"})
+    assert unknown.status_code == 422
+    assert unknown.json()["detail"][0]["loc"] == ["body", "symbols"]
