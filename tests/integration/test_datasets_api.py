@@ -23,8 +23,9 @@ def test_snapshot_of_2008_is_content_addressed_and_verifiable(full_stack: Stack)
     assert first.json()["row_count"] == 253
     verify = httpx.get(f"{url}/{again['id']}/verify").json()
     assert verify["ok"] is True
-    rows = httpx.get(f"{url}/{again['id']}/data").json()
-    assert len(rows["rows"] if isinstance(rows, dict) else rows) == 253
+    data = httpx.get(f"{url}/{again['id']}/data").json()
+    assert data["count"] == len(data["rows"]) == 253
+    assert {row["source"] for row in data["rows"]} == {"shipped"}
     unknown = httpx.post(url, json={**body, "symbols": ["NOSUCH"], "as_of": "2020-01-01"})
     assert unknown.status_code == 422
     assert unknown.json()["detail"][0]["loc"] == ["body", "symbols"]
