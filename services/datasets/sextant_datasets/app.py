@@ -15,6 +15,7 @@ from sextant_datasets.catalog import Catalog
 from sextant_datasets.consumer import BarSink, FlushPolicy
 from sextant_datasets.lake.reader import LakeReader
 from sextant_datasets.lake.writer import LakeWriter
+from sextant_datasets.response_cache import ResponseCache
 from sextant_datasets.settings import DatasetsSettings
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ def build_app(settings: DatasetsSettings | None = None) -> FastAPI:
     app = FastAPI(title="Sextant datasets", version="0.1.0", lifespan=lifespan)
     app.state.reader = reader
     app.state.catalog = catalog
+    app.state.response_cache = ResponseCache()
     app.include_router(bars.router)
     app.include_router(instruments.router)
     app.include_router(snapshots.router)

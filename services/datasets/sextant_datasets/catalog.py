@@ -14,10 +14,13 @@ class Catalog:
         self._reader = reader
         self._entries: list[CatalogEntry] | None = None
         self._lock = threading.Lock()
+        self.version = 0
+        """Bumped by every flush; caches of query results key on it."""
 
     def invalidate(self) -> None:
         """Called after every flush: the next read rescans the lake."""
         self._entries = None
+        self.version += 1
 
     def entries(self) -> list[CatalogEntry]:
         """Every (instrument, source, interval) stored, sorted by instrument then source."""

@@ -8,11 +8,17 @@ from fastapi import Depends, Request
 
 from sextant_datasets.catalog import Catalog
 from sextant_datasets.lake.reader import LakeReader
+from sextant_datasets.response_cache import ResponseCache
 
 
 def _reader(request: Request) -> LakeReader:
     reader: LakeReader = request.app.state.reader
     return reader
+
+
+def _response_cache(request: Request) -> ResponseCache:
+    cache: ResponseCache = request.app.state.response_cache
+    return cache
 
 
 def _catalog(request: Request) -> Catalog:
@@ -22,3 +28,4 @@ def _catalog(request: Request) -> Catalog:
 
 ReaderDep = Annotated[LakeReader, Depends(_reader)]
 CatalogDep = Annotated[Catalog, Depends(_catalog)]
+ResponseCacheDep = Annotated[ResponseCache, Depends(_response_cache)]

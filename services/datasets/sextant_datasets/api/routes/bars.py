@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Query, Response
 from sextant_common.http_errors import field_error
 from sextant_common.queries import BarsParams
 from sextant_common.timeparse import parse_bound
-from sextant_datasets.api.deps import ReaderDep
+from sextant_datasets.api.deps import CatalogDep, ReaderDep, ResponseCacheDep
 from sextant_datasets.lake.reader import BAR_COLUMNS, BarsQuery, UnknownSymbol
 
 router = APIRouter(tags=["bars"])
@@ -29,9 +29,21 @@ def _bound(value: str | None, field: str, default: datetime, *, end: bool = Fals
 
 
 @router.get("/v1/bars")
-def get_bars(reader: ReaderDep, params: Annotated[BarsParams, Query()]) -> Response:
+def get_bars(
+    reader: ReaderDep,
+    catalog: CatalogDep,
+    cache: ResponseCacheDep,
+    params: Annotated[BarsParams, Query()],
+) -> Response:
     """Bars of ``symbol`` with start in [start, end], each at its latest revision known at
-    ``as_of``. Without ``source``, a real source is preferred over ``simulated``."""
+    ``as_of``. Without ``source``, a real source is preferred over ``simulated``.
+
+    Without ``as_of`` ("as known now") the answer is served from a cache until the next flush.
+    """
+    latest_key = None if params.as_of else tuple(params.model_dump().items())
+    version = catalog.version
+    if latest_key is not None and (cached := cache.get(latest_key, version)) is not None:
+        return Response(cached, media_type="application/json")
     now = datetime.now(UTC)
     query = BarsQuery(
         symbol=params.symbol,
@@ -55,4 +67,7 @@ def get_bars(reader: ReaderDep, params: Annotated[BarsParams, Query()]) -> Respo
         "count": len(rows),
         "bars": [dict(zip(BAR_COLUMNS, row, strict=True)) for row in rows],
     }
-    return Response(orjson.dumps(body), media_type="application/json")
+    payload = orjson.dumps(body)
+    if latest_key is not None:
+        cache.put(latest_key, version, payload)
+    return Response(payload, media_type="application/json")

@@ -1,0 +1,44 @@
+"""Latest-bar answers are reused until the lake changes, never served stale after a flush."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from sextant_datasets.app import build_app
+from sextant_datasets.lake.writer import LakeWriter
+from sextant_datasets.response_cache import ResponseCache
+from sextant_datasets.settings import DatasetsSettings
+from tests.support import make_bar
+
+DAY = datetime(2021, 3, 1, tzinfo=UTC)
+
+
+def test_cache_entries_die_with_the_lake_version_and_the_ttl() -> None:
+    cache = ResponseCache(max_entries=2, ttl_s=60)
+    cache.put("a", 1, b"x")
+    assert cache.get("a", 1) == b"x"
+    assert cache.get("a", 2) is None  # a flush happened
+    cache.put("a", 2, b"y")
+    cache.put("b", 2, b"z")
+    cache.put("c", 2, b"w")  # evicts the least recently used
+    assert cache.get("a", 2) is None and cache.get("c", 2) == b"w"
+    assert ResponseCache(ttl_s=0).get("a", 2) is None
+
+
+def test_a_flush_makes_the_next_latest_query_see_new_bars(tmp_path: Path) -> None:
+    settings = DatasetsSettings(kafka_bootstrap="127.0.0.1:9", data_dir=tmp_path)
+    writer = LakeWriter(settings.lake_dir)
+    writer.write([make_bar("AAPL", DAY)])
+    app = build_app(settings)
+    client = TestClient(app)
+    first = client.get("/v1/bars", params={"symbol": "AAPL"}).json()
+    assert first["count"] == 1
+    writer.write([make_bar("AAPL", DAY + timedelta(days=1))])
+    assert client.get("/v1/bars", params={"symbol": "AAPL"}).json()["count"] == 1  # cached
+    app.state.catalog.invalidate()  # what the bar consumer does after every flush
+    assert client.get("/v1/bars", params={"symbol": "AAPL"}).json()["count"] == 2
+    explicit = client.get("/v1/bars", params={"symbol": "AAPL", "as_of": "2021-03-02"}).json()
+    assert explicit["count"] == 1  # as-of queries bypass the cache
