@@ -6,16 +6,18 @@ Only the network edge is faked (respx); the fetcher, ProviderHttp and httpx run 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+import pytest
 import respx
 
 from sextant_common.events import AssetClass, Bar, Interval
-from sextant_ingest.providers.errors import ProviderError
+from sextant_ingest.providers.errors import MissingCredentials, ProviderError, RateLimited
 from sextant_ingest.providers.fetcher import Fetcher, Transformed
 from sextant_ingest.providers.http import ProviderHttp
 
@@ -116,3 +118,74 @@ def assert_secret_hidden(*objects: object) -> None:
 def no_calls(router: respx.MockRouter) -> bool:
     """Whether the mocked network saw no request at all."""
     return router.calls.call_count == 0
+
+
+F = TypeVar("F", bound=Fetcher[Any, Any])
+
+
+def keyed_fetcher(
+    cls: Callable[..., F], variable: str, credentials: Mapping[str, Any] | None = None
+) -> F:
+    """``cls`` on the fixed clock, with ``{variable: SECRET}`` unless ``credentials`` is given."""
+    return cls({variable: SECRET} if credentials is None else credentials, clock=fixed_clock)
+
+
+@dataclass(frozen=True)
+class HttpFailure:
+    """A fixture answer (``tests/resources/<provider>/<fixture>``) and the error it must raise.
+
+    ``retry_after`` is the Retry-After header of a 429 (the error must carry it in seconds);
+    ``message``, when given, must appear in the error's text.
+    """
+
+    status: int
+    fixture: str
+    error: type[ProviderError]
+    retry_after: str | None = None
+    message: str | None = None
+    headers: dict[str, str] = field(default_factory=dict, init=False)
+
+    def __post_init__(self) -> None:
+        if self.retry_after is not None:
+            self.headers["Retry-After"] = self.retry_after
+
+    def __str__(self) -> str:
+        return f"{self.status}-{self.fixture}-{self.error.__name__}"
+
+    async def check(
+        self, fetcher: Fetcher[Any, Any], params: Mapping[str, Any], base_url: str, url: str
+    ) -> None:
+        """Answer ``url`` with the fixture (under ``@respx.mock``); the fetch raises exactly
+        ``error``, without the secret in its text."""
+        respx.get(url).mock(
+            return_value=reply(fetcher.provider.name, self.fixture, self.status, self.headers)
+        )
+        exc = await fetch_error(fetcher, params, base_url)
+        assert type(exc) is self.error
+        if isinstance(exc, RateLimited):
+            assert self.retry_after is not None
+            assert exc.retry_after == float(self.retry_after)
+        if self.message is not None:
+            assert self.message in str(exc)
+
+
+async def assert_missing_key(
+    fetcher: Fetcher[Any, Any],
+    params: Mapping[str, Any],
+    base_url: str,
+    variable: str,
+    router: respx.MockRouter,
+) -> None:
+    """Fetching without the key raises MissingCredentials naming ``variable``, before any
+    request."""
+    with pytest.raises(MissingCredentials, match=f"set {variable}") as caught:
+        await fetch(fetcher, params, base_url)
+    assert caught.value.variable == variable
+    assert no_calls(router)
+
+
+def assert_fetcher_hides_secret(fetcher: Fetcher[Any, Any], params: Mapping[str, Any]) -> None:
+    """Neither the fetcher (its repr names the key's variable, not its value), its attributes
+    nor a validated query show ``SECRET``."""
+    assert_secret_hidden(fetcher, fetcher.transform_query(params), vars(fetcher))
+    assert all(variable in repr(fetcher) for variable in vars(fetcher)["_credentials"])

@@ -22,12 +22,12 @@ from sextant_ingest.providers.errors import (
 from tests.ingest.provider_fixtures import (
     FETCHED_AT,
     SECRET,
+    HttpFailure,
     assert_bars,
-    assert_secret_hidden,
+    assert_fetcher_hides_secret,
     fetch,
-    fetch_error,
-    fixed_clock,
     fixture_json,
+    keyed_fetcher,
     reply,
     utc,
 )
@@ -37,9 +37,7 @@ URL = f"{BASE}/coins/bitcoin/ohlc"
 
 
 def fetcher(credentials: dict[str, Any] | None = None) -> CoinGeckoOhlcFetcher:
-    if credentials is None:
-        credentials = {coingecko.API_KEY_VARIABLE: SECRET}
-    return CoinGeckoOhlcFetcher(credentials, clock=fixed_clock)
+    return keyed_fetcher(CoinGeckoOhlcFetcher, coingecko.API_KEY_VARIABLE, credentials)
 
 
 DAYS = {
@@ -168,29 +166,21 @@ async def test_empty_answer_raises_no_data() -> None:
 
 
 @pytest.mark.parametrize(
-    ("status", "fixture", "headers", "error"),
+    "failure",
     [
-        (401, "error_401.json", {}, Unauthorized),
-        (404, "error_404.json", {}, NotFound),
-        (429, "error_429.json", {"Retry-After": "60"}, RateLimited),
-        (503, "error_503.html", {}, ProviderUnavailable),
-        (200, "malformed_not_json.html", {}, MalformedResponse),
-        (200, "malformed_object.json", {}, MalformedResponse),
+        HttpFailure(401, "error_401.json", Unauthorized),
+        HttpFailure(404, "error_404.json", NotFound),
+        HttpFailure(429, "error_429.json", RateLimited, retry_after="60"),
+        HttpFailure(503, "error_503.html", ProviderUnavailable),
+        HttpFailure(200, "malformed_not_json.html", MalformedResponse),
+        HttpFailure(200, "malformed_object.json", MalformedResponse),
     ],
+    ids=str,
 )
 @respx.mock
-async def test_http_failures_raise_typed_errors(
-    status: int, fixture: str, headers: dict[str, str], error: type[Exception]
-) -> None:
-    respx.get(URL).mock(return_value=reply("coingecko", fixture, status, headers))
-
-    exc = await fetch_error(fetcher(), DAYS, BASE)
-
-    assert type(exc) is error
-    if isinstance(exc, RateLimited):
-        assert exc.retry_after == 60.0
+async def test_http_failures_raise_typed_errors(failure: HttpFailure) -> None:
+    await failure.check(fetcher(), DAYS, BASE, URL)
 
 
 def test_secret_never_in_reprs() -> None:
-    f = fetcher()
-    assert_secret_hidden(f, f.transform_query(DAYS), vars(f))
+    assert_fetcher_hides_secret(fetcher(), DAYS)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -44,12 +43,6 @@ def json_response(name: str, status: int = 200, **headers: str) -> httpx.Respons
     return httpx.Response(
         status, content=fixture(name), headers={"Content-Type": "application/json", **headers}
     )
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[ProviderHttp]:
-    async with httpx.AsyncClient() as client:
-        yield ProviderHttp(PROVIDER.name, client, PROVIDER.base_url)
 
 
 def fetcher() -> FredSeriesObservationsFetcher:

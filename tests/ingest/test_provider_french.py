@@ -7,7 +7,6 @@ the ``ingest_*`` files are this provider's edge cases (make_ingest_fixtures.py).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,6 @@ from sextant_ingest.providers.fetcher import Transformed
 from sextant_ingest.providers.french import (
     FETCHERS,
     FILES,
-    PROVIDER,
     FrenchFactorsFetcher,
     parse_french_csv,
 )
@@ -45,12 +43,6 @@ def zip_response(name: str, status: int = 200) -> httpx.Response:
         content=(RESOURCES / name).read_bytes(),
         headers={"Content-Type": "application/x-zip-compressed"},
     )
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[ProviderHttp]:
-    async with httpx.AsyncClient() as client:
-        yield ProviderHttp(PROVIDER.name, client, PROVIDER.base_url)
 
 
 async def run(http: ProviderHttp, params: dict[str, Any]) -> Transformed[MacroObservation]:

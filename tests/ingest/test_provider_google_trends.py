@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -51,12 +50,6 @@ def reply(name: str, status: int = 200, headers: dict[str, str] | None = None) -
 
 def sep(day: int) -> datetime:
     return datetime(2024, 9, day, tzinfo=UTC)
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[ProviderHttp]:
-    async with httpx.AsyncClient() as client:
-        yield ProviderHttp(PROVIDER.name, client, PROVIDER.base_url)
 
 
 def mock_trends(

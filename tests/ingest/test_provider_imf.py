@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,12 +29,6 @@ BASE = "https://dataservices.imf.org/REST/SDMX_JSON.svc/CompactData"
 
 def response(name: str, status: int = 200, **headers: str) -> httpx.Response:
     return httpx.Response(status, content=(RESOURCES / name).read_bytes(), headers=headers)
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[ProviderHttp]:
-    async with httpx.AsyncClient() as client:
-        yield ProviderHttp(PROVIDER.name, client, PROVIDER.base_url)
 
 
 async def run(http: ProviderHttp, params: dict[str, Any]) -> Transformed[MacroObservation]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,12 +44,6 @@ def fixture(name: str) -> bytes:
 def reply(name: str, status: int = 200, **headers: str) -> httpx.Response:
     kind = "text/html" if name.endswith(".html") else "application/json; charset=utf-8"
     return httpx.Response(status, content=fixture(name), headers={"Content-Type": kind, **headers})
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[ProviderHttp]:
-    async with httpx.AsyncClient() as client:
-        yield ProviderHttp(PROVIDER.name, client, PROVIDER.base_url)
 
 
 async def fetch(

@@ -11,7 +11,6 @@ from sextant_common.events import AssetClass, Interval
 from sextant_ingest.providers import oanda
 from sextant_ingest.providers.errors import (
     MalformedResponse,
-    MissingCredentials,
     NoData,
     ProviderUnavailable,
     RateLimited,
@@ -20,12 +19,12 @@ from sextant_ingest.providers.errors import (
 from sextant_ingest.providers.oanda import OandaCandlesFetcher
 from tests.ingest.provider_fixtures import (
     SECRET,
+    HttpFailure,
     assert_bars,
-    assert_secret_hidden,
+    assert_fetcher_hides_secret,
+    assert_missing_key,
     fetch,
-    fetch_error,
-    fixed_clock,
-    no_calls,
+    keyed_fetcher,
     reply,
     utc,
 )
@@ -35,9 +34,7 @@ URL = f"{BASE}/v3/instruments/EUR_USD/candles"
 
 
 def fetcher(credentials: dict[str, Any] | None = None) -> OandaCandlesFetcher:
-    if credentials is None:
-        credentials = {oanda.API_KEY_VARIABLE: SECRET}
-    return OandaCandlesFetcher(credentials, clock=fixed_clock)
+    return keyed_fetcher(OandaCandlesFetcher, oanda.API_KEY_VARIABLE, credentials)
 
 
 DAYS = {
@@ -165,34 +162,25 @@ async def test_empty_answer_raises_no_data() -> None:
 
 
 @pytest.mark.parametrize(
-    ("status", "fixture", "headers", "error"),
+    "failure",
     [
-        (401, "error_401.json", {}, Unauthorized),
-        (403, "error_401.json", {}, Unauthorized),
-        (429, "error_429.json", {"Retry-After": "1"}, RateLimited),
-        (500, "error_500.json", {}, ProviderUnavailable),
-        (400, "error_400_instrument.json", {}, MalformedResponse),
-        (200, "malformed_not_json.html", {}, MalformedResponse),
-        (200, "malformed_missing_candles.json", {}, MalformedResponse),
+        HttpFailure(401, "error_401.json", Unauthorized),
+        HttpFailure(403, "error_401.json", Unauthorized),
+        HttpFailure(429, "error_429.json", RateLimited, retry_after="1"),
+        HttpFailure(500, "error_500.json", ProviderUnavailable),
+        HttpFailure(400, "error_400_instrument.json", MalformedResponse),
+        HttpFailure(200, "malformed_not_json.html", MalformedResponse),
+        HttpFailure(200, "malformed_missing_candles.json", MalformedResponse),
     ],
+    ids=str,
 )
 @respx.mock
-async def test_http_failures_raise_typed_errors(
-    status: int, fixture: str, headers: dict[str, str], error: type[Exception]
-) -> None:
-    respx.get(URL).mock(return_value=reply("oanda", fixture, status, headers))
-
-    exc = await fetch_error(fetcher(), DAYS, BASE)
-
-    assert type(exc) is error
-    if isinstance(exc, RateLimited):
-        assert exc.retry_after == 1.0
+async def test_http_failures_raise_typed_errors(failure: HttpFailure) -> None:
+    await failure.check(fetcher(), DAYS, BASE, URL)
 
 
 async def test_missing_key_raises_before_any_request(respx_mock: respx.MockRouter) -> None:
-    with pytest.raises(MissingCredentials, match="set SEXTANT_OANDA_API_KEY"):
-        await fetch(fetcher({}), DAYS, BASE)
-    assert no_calls(respx_mock)
+    await assert_missing_key(fetcher({}), DAYS, BASE, "SEXTANT_OANDA_API_KEY", respx_mock)
 
 
 def test_bad_queries_name_the_field() -> None:
@@ -205,5 +193,4 @@ def test_bad_queries_name_the_field() -> None:
 
 
 def test_secret_never_in_reprs() -> None:
-    f = fetcher()
-    assert_secret_hidden(f, f.transform_query(DAYS), vars(f))
+    assert_fetcher_hides_secret(fetcher(), DAYS)

@@ -13,7 +13,6 @@ from sextant_common.events import AssetClass, Interval
 from sextant_ingest.providers import polygon
 from sextant_ingest.providers.errors import (
     MalformedResponse,
-    MissingCredentials,
     NoData,
     ProviderUnavailable,
     RateLimited,
@@ -22,12 +21,12 @@ from sextant_ingest.providers.errors import (
 from sextant_ingest.providers.polygon import PolygonAggregatesFetcher
 from tests.ingest.provider_fixtures import (
     SECRET,
+    HttpFailure,
     assert_bars,
-    assert_secret_hidden,
+    assert_fetcher_hides_secret,
+    assert_missing_key,
     fetch,
-    fetch_error,
-    fixed_clock,
-    no_calls,
+    keyed_fetcher,
     reply,
     utc,
 )
@@ -37,9 +36,7 @@ DAY_URL = f"{BASE}/v2/aggs/ticker/AAPL/range/1/day/2024-01-02/2024-01-05"
 
 
 def fetcher(credentials: dict[str, Any] | None = None) -> PolygonAggregatesFetcher:
-    if credentials is None:
-        credentials = {polygon.API_KEY_VARIABLE: SECRET}
-    return PolygonAggregatesFetcher(credentials, clock=fixed_clock)
+    return keyed_fetcher(PolygonAggregatesFetcher, polygon.API_KEY_VARIABLE, credentials)
 
 
 AAPL_DAYS = {
@@ -231,27 +228,20 @@ async def test_empty_result_raises_no_data() -> None:
 
 
 @pytest.mark.parametrize(
-    ("status", "fixture", "headers", "error"),
+    "failure",
     [
-        (401, "error_401.json", {}, Unauthorized),
-        (403, "error_403.json", {}, Unauthorized),
-        (429, "error_429.json", {"Retry-After": "12"}, RateLimited),
-        (502, "error_502.html", {}, ProviderUnavailable),
-        (200, "malformed_not_json.html", {}, MalformedResponse),
-        (200, "malformed_missing_status.json", {}, MalformedResponse),
+        HttpFailure(401, "error_401.json", Unauthorized),
+        HttpFailure(403, "error_403.json", Unauthorized),
+        HttpFailure(429, "error_429.json", RateLimited, retry_after="12"),
+        HttpFailure(502, "error_502.html", ProviderUnavailable),
+        HttpFailure(200, "malformed_not_json.html", MalformedResponse),
+        HttpFailure(200, "malformed_missing_status.json", MalformedResponse),
     ],
+    ids=str,
 )
 @respx.mock
-async def test_http_failures_raise_typed_errors(
-    status: int, fixture: str, headers: dict[str, str], error: type[Exception]
-) -> None:
-    respx.get(DAY_URL).mock(return_value=reply("polygon", fixture, status, headers))
-
-    exc = await fetch_error(fetcher(), AAPL_DAYS, BASE)
-
-    assert type(exc) is error
-    if isinstance(exc, RateLimited):
-        assert exc.retry_after == 12.0
+async def test_http_failures_raise_typed_errors(failure: HttpFailure) -> None:
+    await failure.check(fetcher(), AAPL_DAYS, BASE, DAY_URL)
 
 
 @respx.mock
@@ -274,11 +264,9 @@ async def test_a_next_url_that_does_not_advance_is_malformed() -> None:
 async def test_missing_key_raises_before_any_request(
     respx_mock: respx.MockRouter, credentials: dict[str, str]
 ) -> None:
-    with pytest.raises(MissingCredentials) as caught:
-        await fetch(fetcher(credentials), AAPL_DAYS, BASE)
-    assert caught.value.variable == "SEXTANT_POLYGON_API_KEY"
-    assert "SEXTANT_POLYGON_API_KEY" in str(caught.value)
-    assert no_calls(respx_mock)
+    await assert_missing_key(
+        fetcher(credentials), AAPL_DAYS, BASE, "SEXTANT_POLYGON_API_KEY", respx_mock
+    )
 
 
 def test_bad_queries_name_the_field() -> None:
@@ -293,7 +281,5 @@ def test_bad_queries_name_the_field() -> None:
 
 
 def test_secret_never_in_reprs() -> None:
-    f = fetcher()
-    query = f.transform_query(AAPL_DAYS)
-    assert_secret_hidden(f, query, vars(f))
-    assert "SEXTANT_POLYGON_API_KEY" in repr(f)
+    assert_fetcher_hides_secret(fetcher(), AAPL_DAYS)
+    assert "SEXTANT_POLYGON_API_KEY" in repr(fetcher())

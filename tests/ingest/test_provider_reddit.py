@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -73,12 +72,6 @@ def reply(name: str, status: int = 200, headers: dict[str, str] | None = None) -
 
 def day(d: int, hour: int = 0) -> datetime:
     return datetime(2024, 9 if d > 15 else 10, d, hour, tzinfo=UTC)
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[ProviderHttp]:
-    async with httpx.AsyncClient() as client:
-        yield ProviderHttp(PROVIDER.name, client, PROVIDER.base_url)
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,13 +36,6 @@ REVENUE = "us-gaap:RevenueFromContractWithCustomerExcludingAssessedTax"
 
 def response(name: str, status: int = 200, **headers: str) -> httpx.Response:
     return httpx.Response(status, content=(RESOURCES / name).read_bytes(), headers=headers)
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[ProviderHttp]:
-    async with httpx.AsyncClient() as client:
-        # No default headers on purpose: the fetcher must send the User-Agent itself.
-        yield ProviderHttp(PROVIDER.name, client, PROVIDER.base_url)
 
 
 @pytest.fixture

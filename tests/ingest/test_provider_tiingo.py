@@ -11,7 +11,6 @@ from sextant_common.events import AssetClass, Interval
 from sextant_ingest.providers import tiingo
 from sextant_ingest.providers.errors import (
     MalformedResponse,
-    MissingCredentials,
     NoData,
     NotFound,
     ProviderUnavailable,
@@ -21,13 +20,13 @@ from sextant_ingest.providers.errors import (
 from sextant_ingest.providers.tiingo import TiingoDailyFetcher, TiingoIexFetcher
 from tests.ingest.provider_fixtures import (
     SECRET,
+    HttpFailure,
     assert_bars,
-    assert_secret_hidden,
+    assert_fetcher_hides_secret,
+    assert_missing_key,
     fetch,
-    fetch_error,
-    fixed_clock,
     fixture_json,
-    no_calls,
+    keyed_fetcher,
     reply,
     utc,
 )
@@ -38,13 +37,11 @@ IEX_URL = f"{BASE}/iex/AAPL/prices"
 
 
 def daily(credentials: dict[str, Any] | None = None) -> TiingoDailyFetcher:
-    if credentials is None:
-        credentials = {tiingo.API_KEY_VARIABLE: SECRET}
-    return TiingoDailyFetcher(credentials, clock=fixed_clock)
+    return keyed_fetcher(TiingoDailyFetcher, tiingo.API_KEY_VARIABLE, credentials)
 
 
 def iex() -> TiingoIexFetcher:
-    return TiingoIexFetcher({tiingo.API_KEY_VARIABLE: SECRET}, clock=fixed_clock)
+    return keyed_fetcher(TiingoIexFetcher, tiingo.API_KEY_VARIABLE)
 
 
 DAYS = {"instrument_id": "AAPL", "interval": "1d", "start": utc(2024, 1, 2), "end": utc(2024, 1, 6)}
@@ -153,36 +150,29 @@ async def test_empty_answer_raises_no_data() -> None:
 
 
 @pytest.mark.parametrize(
-    ("status", "fixture", "headers", "error"),
+    "failure",
     [
-        (401, "error_401.json", {}, Unauthorized),
-        (404, "error_404.json", {}, NotFound),
-        (429, "error_429.json", {"Retry-After": "3600"}, RateLimited),
-        (503, "error_503.html", {}, ProviderUnavailable),
-        (200, "malformed_not_json.html", {}, MalformedResponse),
-        (200, "malformed_detail_object.json", {}, MalformedResponse),
+        HttpFailure(401, "error_401.json", Unauthorized),
+        HttpFailure(404, "error_404.json", NotFound),
+        HttpFailure(429, "error_429.json", RateLimited, retry_after="3600"),
+        HttpFailure(503, "error_503.html", ProviderUnavailable),
+        HttpFailure(200, "malformed_not_json.html", MalformedResponse),
+        HttpFailure(
+            200,
+            "malformed_detail_object.json",
+            MalformedResponse,
+            message="startDate must be before endDate",
+        ),
     ],
+    ids=str,
 )
 @respx.mock
-async def test_http_failures_raise_typed_errors(
-    status: int, fixture: str, headers: dict[str, str], error: type[Exception]
-) -> None:
-    respx.get(DAILY_URL).mock(return_value=reply("tiingo", fixture, status, headers))
-
-    exc = await fetch_error(daily(), DAYS, BASE)
-
-    assert type(exc) is error
-    if isinstance(exc, RateLimited):
-        assert exc.retry_after == 3600.0
-    if fixture == "malformed_detail_object.json":
-        assert "startDate must be before endDate" in str(exc)
+async def test_http_failures_raise_typed_errors(failure: HttpFailure) -> None:
+    await failure.check(daily(), DAYS, BASE, DAILY_URL)
 
 
 async def test_missing_key_raises_before_any_request(respx_mock: respx.MockRouter) -> None:
-    with pytest.raises(MissingCredentials, match="set SEXTANT_TIINGO_API_KEY") as caught:
-        await fetch(daily({}), DAYS, BASE)
-    assert caught.value.variable == "SEXTANT_TIINGO_API_KEY"
-    assert no_calls(respx_mock)
+    await assert_missing_key(daily({}), DAYS, BASE, "SEXTANT_TIINGO_API_KEY", respx_mock)
 
 
 def test_each_dataset_serves_only_its_intervals() -> None:
@@ -198,5 +188,4 @@ def test_each_dataset_serves_only_its_intervals() -> None:
 
 
 def test_secret_never_in_reprs() -> None:
-    f = daily()
-    assert_secret_hidden(f, f.transform_query(DAYS), vars(f))
+    assert_fetcher_hides_secret(daily(), DAYS)

@@ -30,22 +30,15 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import (
-    AwareDatetime,
-    BaseModel,
-    ConfigDict,
-    Field,
-    SecretStr,
-    ValidationError,
-    model_validator,
-)
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from sextant_common.events import AssetClass, Bar, Interval
+from sextant_ingest.providers._common import KeyedFetcher, bar_or_reject, secret_value
 from sextant_ingest.providers.errors import MalformedResponse, NoData
 from sextant_ingest.providers.fetcher import (
     DataKind,
@@ -55,7 +48,7 @@ from sextant_ingest.providers.fetcher import (
     Reject,
     Transformed,
 )
-from sextant_ingest.providers.http import ProviderHttp, utc_now
+from sextant_ingest.providers.http import ProviderHttp
 
 API_KEY_VARIABLE = "SEXTANT_COINGECKO_API_KEY"
 """Optional demo key; CoinGecko answers without one."""
@@ -152,29 +145,22 @@ class CoinGeckoCandles:
     fetched_at: datetime
 
 
-class CoinGeckoOhlcFetcher(Fetcher[CoinGeckoOhlcQuery, Bar]):
-    """OHLC candles (``/coins/{id}/ohlc``) aggregated into whole 1h or 1d bars."""
+class CoinGeckoOhlcFetcher(KeyedFetcher[CoinGeckoOhlcQuery, Bar]):
+    """OHLC candles (``/coins/{id}/ohlc``) aggregated into whole 1h or 1d bars.
+
+    Built as ``CoinGeckoOhlcFetcher(credentials=None, *, clock=utc_now)``; the key is optional.
+    """
 
     provider = PROVIDER
     kind = DataKind.BARS
     dataset = "ohlc"
-
-    def __init__(
-        self,
-        credentials: Mapping[str, SecretStr | str] | None = None,
-        *,
-        clock: Callable[[], datetime] = utc_now,
-    ) -> None:
-        self._credentials = {k: SecretStr(str(v)) for k, v in (credentials or {}).items()}
-        self._clock = clock
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(credentials={sorted(self._credentials)})"
+    query_model = CoinGeckoOhlcQuery
+    api_key_variable = API_KEY_VARIABLE
 
     def transform_query(self, params: Mapping[str, Any]) -> CoinGeckoOhlcQuery:
         """Validate ``params`` and choose ``days``; a start too far back for the interval
         raises ValueError naming ``start``."""
-        query = CoinGeckoOhlcQuery.model_validate({**params, "days": 1})
+        query = super().transform_query({**params, "days": 1})
         needed = math.ceil((self._clock() - query.start) / timedelta(days=1))
         if query.interval is Interval.H1:
             if needed > 1:
@@ -195,8 +181,8 @@ class CoinGeckoOhlcFetcher(Fetcher[CoinGeckoOhlcQuery, Bar]):
         self, query: CoinGeckoOhlcQuery, http: ProviderHttp
     ) -> CoinGeckoCandles:
         """The candles of ``query`` (one request); NoData when there are none."""
-        key = self._credentials.get(API_KEY_VARIABLE)
-        headers = {API_KEY_HEADER: key.get_secret_value()} if key and key.get_secret_value() else {}
+        key = secret_value(self._credentials, API_KEY_VARIABLE)
+        headers = {API_KEY_HEADER: key} if key else {}
         body = await http.get_json(
             f"/coins/{query.coin}/ohlc",
             params={"vs_currency": query.vs_currency, "days": str(query.days)},
@@ -240,24 +226,26 @@ class CoinGeckoOhlcFetcher(Fetcher[CoinGeckoOhlcQuery, Bar]):
             candles = [buckets[bucket][t] for t in sorted(buckets[bucket])]
             if len(candles) != per_bucket:
                 continue  # a partial bucket: the window's edges or a gap
-            try:
-                records.append(
-                    Bar(
-                        instrument_id=query.instrument_id,
-                        asset_class=AssetClass.CRYPTO,
-                        interval=query.interval,
-                        ts_event=bucket,
-                        open=candles[0][0],
-                        high=max(c[1] for c in candles),
-                        low=min(c[2] for c in candles),
-                        close=candles[-1][3],
-                        volume=0.0,
-                        source=PROVIDER.name,
-                        ts_known=raw.fetched_at,
-                    )
-                )
-            except ValidationError as exc:
-                rejects.append(Reject(_reason(exc), candles))
+            item = bar_or_reject(
+                candles,
+                instrument_id=query.instrument_id,
+                asset_class=AssetClass.CRYPTO,
+                interval=query.interval,
+                ts_event=bucket,
+                ohlcv=(
+                    candles[0][0],
+                    max(c[1] for c in candles),
+                    min(c[2] for c in candles),
+                    candles[-1][3],
+                    0.0,
+                ),
+                source=PROVIDER.name,
+                ts_known=raw.fetched_at,
+            )
+            if isinstance(item, Reject):
+                rejects.append(item)
+            else:
+                records.append(item)
         return Transformed(records, rejects)
 
 
@@ -284,12 +272,6 @@ def _candle_problem(prices: list[Any]) -> str | None:
     if high < max(open_, close) or low > min(open_, close):
         return f"high/low do not bound open/close (o={open_} h={high} l={low} c={close})"
     return None
-
-
-def _reason(exc: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or 'bar'}: {e['msg']}" for e in exc.errors()
-    )
 
 
 FETCHERS: tuple[type[Fetcher[Any, Any]], ...] = (CoinGeckoOhlcFetcher,)

@@ -23,15 +23,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from sextant_common.events import MacroObservation
+from sextant_ingest.providers._common import ModelFetcher, require_secret, utc_midnight
+from sextant_ingest.providers._common import secret_value as secret_value
 from sextant_ingest.providers.errors import (
     MalformedResponse,
-    MissingCredentials,
     NoData,
     NotFound,
     ProviderError,
@@ -113,37 +114,20 @@ class FredObservationsQuery(BaseModel):
         return params
 
 
-def secret_value(credentials: Mapping[str, SecretStr | str], variable: str) -> str | None:
-    """The non-empty value of ``variable`` in ``credentials``, unwrapped, or None."""
-    value = credentials.get(variable)
-    if isinstance(value, SecretStr):
-        value = value.get_secret_value()
-    return value or None
-
-
-def _midnight(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
-
-
-class FredSeriesObservationsFetcher(Fetcher[FredObservationsQuery, MacroObservation]):
+class FredSeriesObservationsFetcher(ModelFetcher[FredObservationsQuery, MacroObservation]):
     """``series_observations``: one series' values (and vintages) as MacroObservations."""
 
     provider = PROVIDER
     kind = DataKind.MACRO
     dataset = "series_observations"
+    query_model = FredObservationsQuery
 
     def __init__(self, credentials: Mapping[str, SecretStr | str] = {}) -> None:
         self._credentials = credentials
 
-    def transform_query(self, params: Mapping[str, Any]) -> FredObservationsQuery:
-        """Validate ``params`` (pydantic's ValidationError, a ValueError, names the field)."""
-        return FredObservationsQuery.model_validate(dict(params))
-
     async def aextract_data(self, query: FredObservationsQuery, http: ProviderHttp) -> Any:
         """``{"series": <metadata>, "pages": [<observations page>, ...]}``, every page."""
-        key = secret_value(self._credentials, API_KEY_VARIABLE)
-        if key is None:
-            raise MissingCredentials(PROVIDER.name, API_KEY_VARIABLE)
+        key = require_secret(self._credentials, API_KEY_VARIABLE, PROVIDER.name)
         base = {"series_id": query.series_id, "api_key": key, "file_type": "json"}
         try:
             meta = await http.get_json("/fred/series", params=base)
@@ -200,12 +184,12 @@ class FredSeriesObservationsFetcher(Fetcher[FredObservationsQuery, MacroObservat
                     records.append(
                         MacroObservation(
                             series_id=f"FRED:{query.series_id}",
-                            period=_midnight(day),
+                            period=utc_midnight(day),
                             frequency=frequency,
                             value=value,
                             units=units,
                             source=PROVIDER.name,
-                            ts_known=_midnight(known),
+                            ts_known=utc_midnight(known),
                             revision=revision,
                         )
                     )

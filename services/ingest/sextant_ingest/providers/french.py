@@ -29,9 +29,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, SecretStr, model_validator
 
 from sextant_common.events import MacroObservation
+from sextant_ingest.providers._common import ModelFetcher, error_message
 from sextant_ingest.providers.errors import MalformedResponse, NoData
 from sextant_ingest.providers.fetcher import (
     DataKind,
@@ -121,12 +122,13 @@ def parse_french_csv(text: str) -> list[FactorTable]:
     return tables
 
 
-class FrenchFactorsFetcher(Fetcher[FrenchFactorsQuery, MacroObservation]):
+class FrenchFactorsFetcher(ModelFetcher[FrenchFactorsQuery, MacroObservation]):
     """``factors``: factor returns of one library file as MacroObservations (fractions)."""
 
     provider = PROVIDER
     kind = DataKind.MACRO
     dataset = "factors"
+    query_model = FrenchFactorsQuery
 
     def __init__(
         self,
@@ -135,10 +137,6 @@ class FrenchFactorsFetcher(Fetcher[FrenchFactorsQuery, MacroObservation]):
     ) -> None:
         self._credentials = credentials  # keyless; accepted for a uniform constructor
         self._clock = clock  # "now" for ts_known; tests pass a fixed one
-
-    def transform_query(self, params: Mapping[str, Any]) -> FrenchFactorsQuery:
-        """Validate ``params`` (pydantic's ValidationError, a ValueError, names the field)."""
-        return FrenchFactorsQuery.model_validate(dict(params))
 
     async def aextract_data(self, query: FrenchFactorsQuery, http: ProviderHttp) -> Any:
         """``{"fetched_at", "file", "text"}``: the zip's one CSV, decoded."""
@@ -192,8 +190,9 @@ class FrenchFactorsFetcher(Fetcher[FrenchFactorsQuery, MacroObservation]):
                             )
                         )
                     except ValueError as exc:
-                        why = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else exc
-                        rejects.append(Reject(f"{column} {key}: {why}", (key, cells)))
+                        rejects.append(
+                            Reject(f"{column} {key}: {error_message(exc)}", (key, cells))
+                        )
         return Transformed(records, rejects)
 
 

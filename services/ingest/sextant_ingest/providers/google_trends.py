@@ -41,6 +41,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from sextant_common.events import AltSignal
+from sextant_ingest.providers._common import ModelFetcher
 from sextant_ingest.providers.errors import MalformedResponse
 from sextant_ingest.providers.fetcher import (
     DataKind,
@@ -103,20 +104,17 @@ class TrendsTimeline:
     body: dict[str, Any]
 
 
-class GoogleTrendsInterestFetcher(Fetcher[InterestQuery, AltSignal]):
+class GoogleTrendsInterestFetcher(ModelFetcher[InterestQuery, AltSignal]):
     """Relative search interest (0..100) per keyword and period (``interest_over_time``)."""
 
     provider = PROVIDER
     kind = DataKind.SENTIMENT
     dataset = "interest_over_time"
+    query_model = InterestQuery
 
     def __init__(self, credentials: Mapping[str, SecretStr | str] = _NO_CREDENTIALS) -> None:
         # Keyless; the argument keeps the constructor the same as every other fetcher's.
         del credentials
-
-    def transform_query(self, params: Mapping[str, Any]) -> InterestQuery:
-        """Validate ``params`` (a pydantic ValidationError, a ValueError, names the field)."""
-        return InterestQuery.model_validate(dict(params))
 
     async def aextract_data(self, query: InterestQuery, http: ProviderHttp) -> TrendsTimeline:
         """Cookie, explore (widget token), then the interest-over-time widget data."""

@@ -26,9 +26,10 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from sextant_common.events import MacroObservation
+from sextant_ingest.providers._common import ModelFetcher, error_message
 from sextant_ingest.providers.errors import MalformedResponse, NoData
 from sextant_ingest.providers.fetcher import (
     DataKind,
@@ -78,12 +79,13 @@ class ImfCompactQuery(BaseModel):
         return f"{self.frequency}.{'+'.join(self.countries)}.{self.indicator}"
 
 
-class ImfCompactDataFetcher(Fetcher[ImfCompactQuery, MacroObservation]):
+class ImfCompactDataFetcher(ModelFetcher[ImfCompactQuery, MacroObservation]):
     """``compact_data``: IMF SDMX series as MacroObservations."""
 
     provider = PROVIDER
     kind = DataKind.MACRO
     dataset = "compact_data"
+    query_model = ImfCompactQuery
 
     def __init__(
         self,
@@ -92,10 +94,6 @@ class ImfCompactDataFetcher(Fetcher[ImfCompactQuery, MacroObservation]):
     ) -> None:
         self._credentials = credentials  # keyless; accepted for a uniform constructor
         self._clock = clock  # "now" for ts_known; tests pass a fixed one
-
-    def transform_query(self, params: Mapping[str, Any]) -> ImfCompactQuery:
-        """Validate ``params`` (pydantic's ValidationError, a ValueError, names the field)."""
-        return ImfCompactQuery.model_validate(dict(params))
 
     async def aextract_data(self, query: ImfCompactQuery, http: ProviderHttp) -> Any:
         """``{"fetched_at": <UTC now>, "payload": <CompactData JSON>}`` (one request)."""
@@ -137,8 +135,7 @@ class ImfCompactDataFetcher(Fetcher[ImfCompactQuery, MacroObservation]):
                 try:
                     records.append(_observation(obs, series_id, frequency, scale, fetched_at))
                 except (ValueError, KeyError, TypeError, AttributeError) as exc:
-                    reason = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else exc
-                    rejects.append(Reject(f"{series_id}: {reason}", obs))
+                    rejects.append(Reject(f"{series_id}: {error_message(exc)}", obs))
         return Transformed(records, rejects)
 
 

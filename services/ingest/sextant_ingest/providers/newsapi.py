@@ -34,9 +34,9 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 
 from sextant_common.events import INSTRUMENT_ID_PATTERN, NewsItem, UtcDatetime
 from sextant_ingest import sentiment
+from sextant_ingest.providers._common import ModelFetcher, require_secret, validation_reason
 from sextant_ingest.providers.errors import (
     MalformedResponse,
-    MissingCredentials,
     RateLimited,
     Unauthorized,
 )
@@ -132,7 +132,7 @@ class NewsApiPages:
 QueryT = TypeVar("QueryT", bound=_NewsApiQuery)
 
 
-class _NewsApiFetcher(Fetcher[QueryT, NewsItem]):
+class _NewsApiFetcher(ModelFetcher[QueryT, NewsItem]):
     """Paging, errors and normalization shared by both endpoints."""
 
     provider = PROVIDER
@@ -148,7 +148,7 @@ class _NewsApiFetcher(Fetcher[QueryT, NewsItem]):
 
     async def aextract_data(self, query: QueryT, http: ProviderHttp) -> NewsApiPages:
         """Every page of the query, until ``totalResults``, ``max_results`` or the plan's cap."""
-        headers = {"X-Api-Key": _secret(self._credentials, API_KEY)}
+        headers = {"X-Api-Key": require_secret(self._credentials, API_KEY, PROVIDER.name)}
         pages: list[dict[str, Any]] = []
         params = self.request_params(query)
         limit = query.max_results
@@ -197,10 +197,7 @@ class NewsApiEverythingFetcher(_NewsApiFetcher[EverythingQuery]):
 
     dataset = "everything"
     path = "everything"
-
-    def transform_query(self, params: Mapping[str, Any]) -> EverythingQuery:
-        """Validate ``params`` (a pydantic ValidationError, a ValueError, names the field)."""
-        return EverythingQuery.model_validate(dict(params))
+    query_model = EverythingQuery
 
     def request_params(self, query: EverythingQuery) -> dict[str, str]:
         """``q``, ``from``/``to`` (ISO 8601, UTC), ``language`` and ``sortBy``."""
@@ -217,10 +214,7 @@ class NewsApiTopHeadlinesFetcher(_NewsApiFetcher[TopHeadlinesQuery]):
 
     dataset = "top_headlines"
     path = "top-headlines"
-
-    def transform_query(self, params: Mapping[str, Any]) -> TopHeadlinesQuery:
-        """Validate ``params`` (a pydantic ValidationError, a ValueError, names the field)."""
-        return TopHeadlinesQuery.model_validate(dict(params))
+    query_model = TopHeadlinesQuery
 
     def request_params(self, query: TopHeadlinesQuery) -> dict[str, str]:
         """``category``, ``country`` and ``q`` when given."""
@@ -241,14 +235,6 @@ FETCHERS: tuple[type[Fetcher[Any, Any]], ...] = (
 
 class _BadArticle(ValueError):
     """An article that cannot become a NewsItem; the message is the Reject's reason."""
-
-
-def _secret(credentials: Mapping[str, SecretStr | str], variable: str) -> str:
-    value = credentials.get(variable)
-    text = value.get_secret_value() if isinstance(value, SecretStr) else value
-    if not text:
-        raise MissingCredentials(PROVIDER.name, variable)
-    return text
 
 
 def _iso(moment: datetime) -> str:
@@ -326,5 +312,5 @@ def _news_item(article: Any, tickers: tuple[str, ...], fetched_at: datetime) -> 
             ts_known=fetched_at,
         )
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        problems = validation_reason(exc, default="")
         raise _BadArticle(f"invalid article ({problems}): {url}") from None

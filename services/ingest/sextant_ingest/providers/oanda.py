@@ -30,24 +30,16 @@ it has ended by the time the response arrived (``ts_known``). No candle at all r
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import (
-    AwareDatetime,
-    BaseModel,
-    ConfigDict,
-    Field,
-    SecretStr,
-    ValidationError,
-    model_validator,
-)
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from sextant_common.events import AssetClass, Bar, Interval
-from sextant_ingest.providers.errors import MalformedResponse, MissingCredentials, NoData
+from sextant_ingest.providers._common import KeyedFetcher, bar_or_reject
+from sextant_ingest.providers.errors import MalformedResponse, NoData
 from sextant_ingest.providers.fetcher import (
     DataKind,
     Fetcher,
@@ -56,7 +48,7 @@ from sextant_ingest.providers.fetcher import (
     Reject,
     Transformed,
 )
-from sextant_ingest.providers.http import ProviderHttp, utc_now
+from sextant_ingest.providers.http import ProviderHttp
 
 API_KEY_VARIABLE = "SEXTANT_OANDA_API_KEY"
 ENVIRONMENT_VARIABLE = "SEXTANT_OANDA_ENV"
@@ -134,28 +126,18 @@ class OandaPages:
     fetched_at: datetime
 
 
-class OandaCandlesFetcher(Fetcher[OandaCandlesQuery, Bar]):
-    """Midpoint candles (``/v3/instruments/{instrument}/candles``), every window."""
+class OandaCandlesFetcher(KeyedFetcher[OandaCandlesQuery, Bar]):
+    """Midpoint candles (``/v3/instruments/{instrument}/candles``), every window.
+
+    Built as ``OandaCandlesFetcher(credentials=None, *, clock=utc_now)``; ``params`` are
+    validated by :class:`OandaCandlesQuery`.
+    """
 
     provider = PROVIDER
     kind = DataKind.BARS
     dataset = "candles"
-
-    def __init__(
-        self,
-        credentials: Mapping[str, SecretStr | str] | None = None,
-        *,
-        clock: Callable[[], datetime] = utc_now,
-    ) -> None:
-        self._credentials = {k: SecretStr(str(v)) for k, v in (credentials or {}).items()}
-        self._clock = clock
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(credentials={sorted(self._credentials)})"
-
-    def transform_query(self, params: Mapping[str, Any]) -> OandaCandlesQuery:
-        """Validate ``params`` (see :class:`OandaCandlesQuery`)."""
-        return OandaCandlesQuery.model_validate(dict(params))
+    query_model = OandaCandlesQuery
+    api_key_variable = API_KEY_VARIABLE
 
     async def aextract_data(self, query: OandaCandlesQuery, http: ProviderHttp) -> OandaPages:
         """The candles of every window of ``query``; NoData when none holds a candle."""
@@ -228,28 +210,16 @@ class OandaCandlesFetcher(Fetcher[OandaCandlesQuery, Bar]):
         mid = candle.get("mid")
         if not isinstance(mid, dict):
             return Reject("missing midpoint prices 'mid'", candle)
-        try:
-            return Bar(
-                instrument_id=query.instrument_id,
-                asset_class=AssetClass.FX,
-                interval=query.interval,
-                ts_event=ts_event,
-                open=mid.get("o"),
-                high=mid.get("h"),
-                low=mid.get("l"),
-                close=mid.get("c"),
-                volume=candle.get("volume"),
-                source=PROVIDER.name,
-                ts_known=fetched_at,
-            )
-        except ValidationError as exc:
-            return Reject(_reason(exc), candle)
-
-    def _api_key(self) -> str:
-        secret = self._credentials.get(API_KEY_VARIABLE)
-        if secret is None or not secret.get_secret_value():
-            raise MissingCredentials(PROVIDER.name, API_KEY_VARIABLE)
-        return secret.get_secret_value()
+        return bar_or_reject(
+            candle,
+            instrument_id=query.instrument_id,
+            asset_class=AssetClass.FX,
+            interval=query.interval,
+            ts_event=ts_event,
+            ohlcv=(mid.get("o"), mid.get("h"), mid.get("l"), mid.get("c"), candle.get("volume")),
+            source=PROVIDER.name,
+            ts_known=fetched_at,
+        )
 
 
 def _candles(page: Any) -> list[Any]:
@@ -265,12 +235,6 @@ def _candles(page: Any) -> list[Any]:
 
 def _rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _reason(exc: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or 'bar'}: {e['msg']}" for e in exc.errors()
-    )
 
 
 FETCHERS: tuple[type[Fetcher[Any, Any]], ...] = (OandaCandlesFetcher,)

@@ -29,24 +29,16 @@ high below low) becomes a :class:`Reject` and the rest of the page is kept.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import (
-    AwareDatetime,
-    BaseModel,
-    ConfigDict,
-    Field,
-    SecretStr,
-    ValidationError,
-    model_validator,
-)
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from sextant_common.events import AssetClass, Bar, Interval
-from sextant_ingest.providers.errors import MalformedResponse, MissingCredentials, NoData
+from sextant_ingest.providers._common import KeyedFetcher, bar_or_reject, collect
+from sextant_ingest.providers.errors import MalformedResponse, NoData
 from sextant_ingest.providers.fetcher import (
     DataKind,
     Fetcher,
@@ -55,7 +47,7 @@ from sextant_ingest.providers.fetcher import (
     Reject,
     Transformed,
 )
-from sextant_ingest.providers.http import ProviderHttp, utc_now
+from sextant_ingest.providers.http import ProviderHttp
 
 API_KEY_VARIABLE = "SEXTANT_POLYGON_API_KEY"
 
@@ -191,28 +183,18 @@ def from_polygon_ticker(ticker: str) -> tuple[str, AssetClass]:
     raise ValueError(f"unknown Polygon ticker {ticker!r}")
 
 
-class PolygonAggregatesFetcher(Fetcher[PolygonAggregatesQuery, Bar]):
-    """Custom aggregate bars (``/v2/aggs``) of one ticker, all pages."""
+class PolygonAggregatesFetcher(KeyedFetcher[PolygonAggregatesQuery, Bar]):
+    """Custom aggregate bars (``/v2/aggs``) of one ticker, all pages.
+
+    Built as ``PolygonAggregatesFetcher(credentials=None, *, clock=utc_now)``; ``params`` are
+    validated by :class:`PolygonAggregatesQuery`.
+    """
 
     provider = PROVIDER
     kind = DataKind.BARS
     dataset = "aggregates"
-
-    def __init__(
-        self,
-        credentials: Mapping[str, SecretStr | str] | None = None,
-        *,
-        clock: Callable[[], datetime] = utc_now,
-    ) -> None:
-        self._credentials = {k: SecretStr(str(v)) for k, v in (credentials or {}).items()}
-        self._clock = clock
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(credentials={sorted(self._credentials)})"
-
-    def transform_query(self, params: Mapping[str, Any]) -> PolygonAggregatesQuery:
-        """Validate ``params`` (see :class:`PolygonAggregatesQuery`)."""
-        return PolygonAggregatesQuery.model_validate(dict(params))
+    query_model = PolygonAggregatesQuery
+    api_key_variable = API_KEY_VARIABLE
 
     async def aextract_data(
         self, query: PolygonAggregatesQuery, http: ProviderHttp
@@ -254,16 +236,9 @@ class PolygonAggregatesFetcher(Fetcher[PolygonAggregatesQuery, Bar]):
 
     def transform_data(self, query: PolygonAggregatesQuery, raw: PolygonPages) -> Transformed[Bar]:
         """Bars of every page; invalid rows become Rejects."""
-        records: list[Bar] = []
-        rejects: list[Reject] = []
-        for page in raw.pages:
-            for row in _results(page):
-                item = self._bar(query, row, raw.fetched_at)
-                if isinstance(item, Reject):
-                    rejects.append(item)
-                elif item is not None:
-                    records.append(item)
-        return Transformed(records, rejects)
+        return collect(
+            self._bar(query, row, raw.fetched_at) for page in raw.pages for row in _results(page)
+        )
 
     def _bar(
         self, query: PolygonAggregatesQuery, row: Any, fetched_at: datetime
@@ -278,28 +253,16 @@ class PolygonAggregatesFetcher(Fetcher[PolygonAggregatesQuery, Bar]):
             return None
         if ts_event + query.interval.duration > fetched_at:
             return None  # still forming when fetched
-        try:
-            return Bar(
-                instrument_id=query.instrument_id,
-                asset_class=query.resolved_asset_class,
-                interval=query.interval,
-                ts_event=ts_event,
-                open=row.get("o"),
-                high=row.get("h"),
-                low=row.get("l"),
-                close=row.get("c"),
-                volume=row.get("v"),
-                source=PROVIDER.name,
-                ts_known=fetched_at,
-            )
-        except ValidationError as exc:
-            return Reject(_reason(exc), row)
-
-    def _api_key(self) -> str:
-        secret = self._credentials.get(API_KEY_VARIABLE)
-        if secret is None or not secret.get_secret_value():
-            raise MissingCredentials(PROVIDER.name, API_KEY_VARIABLE)
-        return secret.get_secret_value()
+        return bar_or_reject(
+            row,
+            instrument_id=query.instrument_id,
+            asset_class=query.resolved_asset_class,
+            interval=query.interval,
+            ts_event=ts_event,
+            ohlcv=(row.get("o"), row.get("h"), row.get("l"), row.get("c"), row.get("v")),
+            source=PROVIDER.name,
+            ts_known=fetched_at,
+        )
 
 
 def _results(page: Any) -> list[Any]:
@@ -327,12 +290,6 @@ def _relative(next_url: str) -> str:
 
 def _ms(moment: datetime) -> int:
     return (moment - _EPOCH) // timedelta(milliseconds=1)
-
-
-def _reason(exc: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or 'bar'}: {e['msg']}" for e in exc.errors()
-    )
 
 
 FETCHERS: tuple[type[Fetcher[Any, Any]], ...] = (PolygonAggregatesFetcher,)

@@ -54,9 +54,9 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from sextant_common.events import INSTRUMENT_ID_PATTERN, AltSignal, UtcDatetime
 from sextant_ingest import sentiment
+from sextant_ingest.providers._common import ModelFetcher, require_secret, secret_value
 from sextant_ingest.providers.errors import (
     MalformedResponse,
-    MissingCredentials,
     ProviderUnavailable,
     RateLimited,
     Unauthorized,
@@ -167,7 +167,7 @@ class _Search:
 QueryT = TypeVar("QueryT", bound=_RedditQuery)
 
 
-class _RedditFetcher(Fetcher[QueryT, AltSignal]):
+class _RedditFetcher(ModelFetcher[QueryT, AltSignal]):
     """Auth, paging, rate-limit headers and aggregation shared by both datasets."""
 
     provider = PROVIDER
@@ -189,8 +189,11 @@ class _RedditFetcher(Fetcher[QueryT, AltSignal]):
 
     async def aextract_data(self, query: QueryT, http: ProviderHttp) -> RedditPages:
         """Every listing's pages: until ``start`` is passed, the listing ends or ``max_pages``."""
-        auth = (_secret(self._credentials, CLIENT_ID), _secret(self._credentials, CLIENT_SECRET))
-        user_agent = _optional(self._credentials, USER_AGENT) or DEFAULT_USER_AGENT
+        auth = (
+            require_secret(self._credentials, CLIENT_ID, PROVIDER.name),
+            require_secret(self._credentials, CLIENT_SECRET, PROVIDER.name),
+        )
+        user_agent = secret_value(self._credentials, USER_AGENT) or DEFAULT_USER_AGENT
         listings = []
         for search in self.searches(query):
             pages: list[dict[str, Any]] = []
@@ -304,10 +307,7 @@ class RedditSubredditSentimentFetcher(_RedditFetcher[SubredditQuery]):
     """Sentiment and post counts of subreddits (``/r/{subreddit}/new``)."""
 
     dataset = "subreddit_sentiment"
-
-    def transform_query(self, params: Mapping[str, Any]) -> SubredditQuery:
-        """Validate ``params`` (a pydantic ValidationError, a ValueError, names the field)."""
-        return SubredditQuery.model_validate(dict(params))
+    query_model = SubredditQuery
 
     def searches(self, query: SubredditQuery) -> list[_Search]:
         """One ``new`` listing per subreddit."""
@@ -318,10 +318,7 @@ class RedditTickerSentimentFetcher(_RedditFetcher[TickerQuery]):
     """Sentiment and mention counts of tickers (``/r/{subreddit}/search?q=$TICKER``)."""
 
     dataset = "ticker_sentiment"
-
-    def transform_query(self, params: Mapping[str, Any]) -> TickerQuery:
-        """Validate ``params`` (a pydantic ValidationError, a ValueError, names the field)."""
-        return TickerQuery.model_validate(dict(params))
+    query_model = TickerQuery
 
     def searches(self, query: TickerQuery) -> list[_Search]:
         """One newest-first search per ticker and subreddit."""
@@ -353,18 +350,6 @@ FETCHERS: tuple[type[Fetcher[Any, Any]], ...] = (
 
 class _BadPost(ValueError):
     """A listing child that cannot be scored; the message is the Reject's reason."""
-
-
-def _secret(credentials: Mapping[str, SecretStr | str], variable: str) -> str:
-    text = _optional(credentials, variable)
-    if not text:
-        raise MissingCredentials(PROVIDER.name, variable)
-    return text
-
-
-def _optional(credentials: Mapping[str, SecretStr | str], variable: str) -> str | None:
-    value = credentials.get(variable)
-    return value.get_secret_value() if isinstance(value, SecretStr) else value
 
 
 def _headers(token: str, user_agent: str) -> dict[str, str]:

@@ -49,6 +49,7 @@ from pydantic import (
 )
 
 from sextant_common.events import Fundamental
+from sextant_ingest.providers._common import ModelFetcher, secret_value, utc_midnight
 from sextant_ingest.providers.errors import MalformedResponse, NotFound
 from sextant_ingest.providers.fetcher import (
     DataKind,
@@ -135,16 +136,16 @@ class _Fact:
     raw: Any
 
 
-class SecCompanyFactsFetcher(Fetcher[CompanyFactsQuery, Fundamental]):
+class SecCompanyFactsFetcher(ModelFetcher[CompanyFactsQuery, Fundamental]):
     """``company_facts``: every XBRL fact a company reported, one event per filing."""
 
     provider = PROVIDER
     kind = DataKind.FUNDAMENTALS
     dataset = "company_facts"
+    query_model = CompanyFactsQuery
 
     def __init__(self, credentials: Mapping[str, SecretStr | str] = {}) -> None:
-        agent = credentials.get(USER_AGENT_VARIABLE) or DEFAULT_USER_AGENT
-        agent = agent.get_secret_value() if isinstance(agent, SecretStr) else agent
+        agent = secret_value(credentials, USER_AGENT_VARIABLE) or DEFAULT_USER_AGENT
         if "@" not in agent:
             raise ValueError(
                 f"{USER_AGENT_VARIABLE} must name the requester and a contact e-mail "
@@ -152,10 +153,6 @@ class SecCompanyFactsFetcher(Fetcher[CompanyFactsQuery, Fundamental]):
             )
         self.user_agent = agent
         self._tickers: dict[str, int] | None = None
-
-    def transform_query(self, params: Mapping[str, Any]) -> CompanyFactsQuery:
-        """Validate ``params`` (pydantic's ValidationError, a ValueError, names the field)."""
-        return CompanyFactsQuery.model_validate(dict(params))
 
     async def aextract_data(self, query: CompanyFactsQuery, http: ProviderHttp) -> Any:
         """``{"cik", "ticker", "facts", "submissions"}``: the company facts document and, when
@@ -265,14 +262,14 @@ def _event(entity_id: str, fact: _Fact, revision: int, accepted: datetime | None
             concept=fact.concept,
             value=fact.value,
             unit=fact.unit,
-            period_start=_midnight(fact.start) if fact.start else None,
-            period_end=_midnight(fact.end),
+            period_start=utc_midnight(fact.start) if fact.start else None,
+            period_end=utc_midnight(fact.end),
             fiscal_year=fact.fy,
             fiscal_period=fact.fp,
             form=fact.form,
             filing_id=fact.accn,
             source=PROVIDER.name,
-            ts_known=accepted or _midnight(fact.filed),
+            ts_known=accepted or utc_midnight(fact.filed),
             revision=revision,
         )
     except ValidationError as exc:
@@ -326,10 +323,6 @@ def _acceptance_times(submissions: Any) -> dict[str, datetime]:
         if moment.tzinfo is not None:
             out[accn] = moment.astimezone(UTC)
     return out
-
-
-def _midnight(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 FETCHERS: tuple[type[Fetcher[Any, Any]], ...] = (SecCompanyFactsFetcher,)

@@ -27,23 +27,16 @@ validation (a null price, high below low) becomes a :class:`Reject`.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import (
-    AwareDatetime,
-    BaseModel,
-    ConfigDict,
-    Field,
-    SecretStr,
-    ValidationError,
-    model_validator,
-)
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from sextant_common.events import AssetClass, Bar, Interval
-from sextant_ingest.providers.errors import MalformedResponse, MissingCredentials, NoData
+from sextant_ingest.providers._common import KeyedFetcher, bar_or_reject, collect
+from sextant_ingest.providers.errors import MalformedResponse, NoData
 from sextant_ingest.providers.fetcher import (
     DataKind,
     Fetcher,
@@ -52,7 +45,7 @@ from sextant_ingest.providers.fetcher import (
     Reject,
     Transformed,
 )
-from sextant_ingest.providers.http import ProviderHttp, utc_now
+from sextant_ingest.providers.http import ProviderHttp
 
 API_KEY_VARIABLE = "SEXTANT_TIINGO_API_KEY"
 
@@ -109,28 +102,21 @@ class TiingoRows:
     fetched_at: datetime
 
 
-class _TiingoFetcher(Fetcher[TiingoQuery, Bar]):
-    """What both Tiingo datasets share: the key, the request, the row -> Bar step."""
+class _TiingoFetcher(KeyedFetcher[TiingoQuery, Bar]):
+    """What both Tiingo datasets share: the key, the request, the row -> Bar step.
+
+    Built as ``cls(credentials=None, *, clock=utc_now)``.
+    """
 
     provider = PROVIDER
     kind = DataKind.BARS
+    query_model = TiingoQuery
+    api_key_variable = API_KEY_VARIABLE
     intervals: frozenset[Interval]
-
-    def __init__(
-        self,
-        credentials: Mapping[str, SecretStr | str] | None = None,
-        *,
-        clock: Callable[[], datetime] = utc_now,
-    ) -> None:
-        self._credentials = {k: SecretStr(str(v)) for k, v in (credentials or {}).items()}
-        self._clock = clock
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(credentials={sorted(self._credentials)})"
 
     def transform_query(self, params: Mapping[str, Any]) -> TiingoQuery:
         """Validate ``params`` (see :class:`TiingoQuery`) and the interval this dataset serves."""
-        query = TiingoQuery.model_validate(dict(params))
+        query = super().transform_query(params)
         if query.interval not in self.intervals:
             served = ", ".join(sorted(i.value for i in self.intervals))
             raise ValueError(
@@ -163,15 +149,7 @@ class _TiingoFetcher(Fetcher[TiingoQuery, Bar]):
 
     def transform_data(self, query: TiingoQuery, raw: TiingoRows) -> Transformed[Bar]:
         """Bars of the rows; invalid rows become Rejects."""
-        records: list[Bar] = []
-        rejects: list[Reject] = []
-        for row in _rows(raw.rows):
-            item = self._bar(query, row, raw.fetched_at)
-            if isinstance(item, Reject):
-                rejects.append(item)
-            elif item is not None:
-                records.append(item)
-        return Transformed(records, rejects)
+        return collect(self._bar(query, row, raw.fetched_at) for row in _rows(raw.rows))
 
     def _bar(self, query: TiingoQuery, row: Any, fetched_at: datetime) -> Bar | Reject | None:
         if not isinstance(row, dict):
@@ -188,29 +166,16 @@ class _TiingoFetcher(Fetcher[TiingoQuery, Bar]):
             return None
         if ts_event + query.interval.duration > fetched_at:
             return None  # still forming when fetched
-        open_, high, low, close, volume = self._prices(query, row)
-        try:
-            return Bar(
-                instrument_id=query.instrument_id,
-                asset_class=query.asset_class,
-                interval=query.interval,
-                ts_event=ts_event,
-                open=open_,
-                high=high,
-                low=low,
-                close=close,
-                volume=volume,
-                source=PROVIDER.name,
-                ts_known=fetched_at,
-            )
-        except ValidationError as exc:
-            return Reject(_reason(exc), row)
-
-    def _api_key(self) -> str:
-        secret = self._credentials.get(API_KEY_VARIABLE)
-        if secret is None or not secret.get_secret_value():
-            raise MissingCredentials(PROVIDER.name, API_KEY_VARIABLE)
-        return secret.get_secret_value()
+        return bar_or_reject(
+            row,
+            instrument_id=query.instrument_id,
+            asset_class=query.asset_class,
+            interval=query.interval,
+            ts_event=ts_event,
+            ohlcv=self._prices(query, row),
+            source=PROVIDER.name,
+            ts_known=fetched_at,
+        )
 
 
 class TiingoDailyFetcher(_TiingoFetcher):
@@ -258,12 +223,6 @@ def _rows(body: Any) -> list[Any]:
         PROVIDER.name,
         f"expected a list of prices, got {type(body).__name__}"
         + (f": {str(detail)[:120]}" if detail else ""),
-    )
-
-
-def _reason(exc: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or 'bar'}: {e['msg']}" for e in exc.errors()
     )
 
 

@@ -26,9 +26,10 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from sextant_common.events import MacroObservation
+from sextant_ingest.providers._common import ModelFetcher, error_message, utc_midnight
 from sextant_ingest.providers.errors import (
     MalformedResponse,
     NoData,
@@ -91,19 +92,16 @@ class WorldBankIndicatorQuery(BaseModel):
         return f"{first}:{last}"
 
 
-class WorldBankIndicatorFetcher(Fetcher[WorldBankIndicatorQuery, MacroObservation]):
+class WorldBankIndicatorFetcher(ModelFetcher[WorldBankIndicatorQuery, MacroObservation]):
     """``indicator``: one World Bank indicator for some countries as MacroObservations."""
 
     provider = PROVIDER
     kind = DataKind.MACRO
     dataset = "indicator"
+    query_model = WorldBankIndicatorQuery
 
     def __init__(self, credentials: Mapping[str, SecretStr | str] = {}) -> None:
         self._credentials = credentials  # keyless; accepted for a uniform constructor
-
-    def transform_query(self, params: Mapping[str, Any]) -> WorldBankIndicatorQuery:
-        """Validate ``params`` (pydantic's ValidationError, a ValueError, names the field)."""
-        return WorldBankIndicatorQuery.model_validate(dict(params))
 
     async def aextract_data(self, query: WorldBankIndicatorQuery, http: ProviderHttp) -> Any:
         """Every page: a list of ``[header, rows]`` pairs as the API sent them."""
@@ -139,13 +137,12 @@ class WorldBankIndicatorFetcher(Fetcher[WorldBankIndicatorQuery, MacroObservatio
                 raise MalformedResponse(
                     PROVIDER.name, f"bad 'lastupdated': {header.get('lastupdated')!r}"
                 ) from None
-            ts_known = datetime(updated.year, updated.month, updated.day, tzinfo=UTC)
+            ts_known = utc_midnight(updated)
             for row in rows:
                 try:
                     records.append(_observation(row, ts_known))
                 except (ValueError, KeyError, TypeError, AttributeError) as exc:
-                    reason = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else exc
-                    rejects.append(Reject(str(reason), row))
+                    rejects.append(Reject(error_message(exc), row))
         return Transformed(records, rejects)
 
 
