@@ -7,9 +7,9 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from sextant_common.response_cache import ResponseCache
 from sextant_datasets.app import build_app
 from sextant_datasets.lake.writer import LakeWriter
-from sextant_datasets.response_cache import ResponseCache
 from sextant_datasets.settings import DatasetsSettings
 from tests.support import make_bar
 

@@ -9,13 +9,13 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
+from sextant_common.response_cache import ResponseCache
 from sextant_common.telemetry import add_health_and_metrics
 from sextant_datasets.api.routes import bars, instruments, snapshots
 from sextant_datasets.catalog import Catalog
 from sextant_datasets.consumer import BarSink, FlushPolicy
 from sextant_datasets.lake.reader import LakeReader
 from sextant_datasets.lake.writer import LakeWriter
-from sextant_datasets.response_cache import ResponseCache
 from sextant_datasets.settings import DatasetsSettings
 
 log = logging.getLogger(__name__)

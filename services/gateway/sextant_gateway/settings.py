@@ -20,5 +20,7 @@ class GatewaySettings(CommonSettings):
     ws_queue_size: int = 256
     """Messages a WebSocket client may fall behind before it is disconnected (code 1013)."""
     ws_max_symbols: int = 500
+    latest_bars_ttl_seconds: float = 1.0
+    """How long a bar answer without ``as_of`` is reused (0: always ask the datasets service)."""
     live_window_seconds: float = 300.0
     """Bars known longer ago than this are history being backfilled, not live: not fanned out."""

@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from sextant_common.response_cache import ResponseCache
 from sextant_datasets.catalog import Catalog
 from sextant_datasets.lake.reader import LakeReader
-from sextant_datasets.response_cache import ResponseCache
 
 
 def _reader(request: Request) -> LakeReader:

@@ -1,8 +1,7 @@
-"""Serialized answers to "latest" queries (no explicit ``as_of``), valid until the next flush.
+"""Serialized responses reused until their data version moves or a TTL passes.
 
-A bar query without ``as_of`` means "as known now"; its answer changes only when the lake does,
-so the JSON bytes are reused until the catalog version moves (every flush bumps it) or a short
-TTL passes (a safety net for rows whose knowledge time lies in the future).
+The datasets service keys "as known now" bar answers on the lake version (bumped by every
+flush); the gateway, which cannot see flushes, keeps them for a second or so.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from collections.abc import Hashable
 
 
 class ResponseCache:
-    """A small LRU of response bytes keyed by (query, lake version)."""
+    """A small thread-safe LRU of response bytes keyed by (query, data version)."""
 
     def __init__(self, max_entries: int = 512, ttl_s: float = 30.0) -> None:
         self._entries: OrderedDict[Hashable, tuple[int, float, bytes]] = OrderedDict()

@@ -1,0 +1,135 @@
+"""Gateway benchmark: the cached 253-bar SPX 2008 series as JSON at a fixed request rate.
+
+Starts broker, datasets, gateway and ingest (shipped history only), then a second process sends
+GET /api/v1/bars at a fixed rate over keep-alive connections and measures latency from each
+request's scheduled send time (no coordinated omission). For reference the same load is sent to
+the datasets service directly (one hop less). Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sextant_common.broker_launcher import start_broker  # noqa: E402
+from sextant_common.devstack import start_services, stop_services  # noqa: E402
+from tests.support import Ports, service_env, spec, wait_for  # noqa: E402
+
+QUERY = "symbol=SPX&start=2008-01-01&end=2008-12-31&interval=1d"
+
+
+async def _load(port: int, path: str, rate: float, seconds: float, conns: int) -> dict[str, float]:
+    """Send ``rate`` requests/s for ``seconds`` over ``conns`` keep-alive connections."""
+    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+    total = int(rate * seconds)
+    start = time.perf_counter() + 0.2
+    latencies: list[float] = []
+    errors = 0
+
+    async def worker(index: int) -> None:
+        nonlocal errors
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for n in range(index, total, conns):
+            scheduled = start + n / rate
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = next(
+                int(line.split(b":")[1])
+                for line in head.split(b"\r\n")
+                if line.lower().startswith(b"content-length")
+            )
+            await reader.readexactly(length)
+            if not head.startswith(b"HTTP/1.1 200"):
+                errors += 1
+            latencies.append(time.perf_counter() - scheduled)
+        writer.close()
+
+    await asyncio.gather(*(worker(i) for i in range(conns)))
+    elapsed = time.perf_counter() - start
+    latencies.sort()
+
+    def pct(q: float) -> float:
+        return round(latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000, 2)
+
+    return {
+        "target_rps": rate,
+        "achieved_rps": round(len(latencies) / elapsed, 1),
+        "p50_ms": pct(0.5),
+        "p95_ms": pct(0.95),
+        "p99_ms": pct(0.99),
+        "errors": errors,
+    }
+
+
+def _client(port: int, path: str, rate: float) -> dict[str, float]:
+    """Run the load generator in its own process (so it does not share our CPU time slice)."""
+    code = (
+        f"import asyncio, json, sys; sys.path.insert(0, {str(ROOT)!r});"
+        "from bench.gateway_bars import _load;"
+        f"print(json.dumps(asyncio.run(_load({port}, {path!r}, {rate}, 5.0, 32))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    """Start the stack, load it at 500 and 1,000 requests/s, print the latencies."""
+    broker = start_broker()
+    ports = Ports.allocate()
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {
+            **os.environ,
+            **service_env(
+                broker.bootstrap,
+                Path(tmp),
+                ports,
+                SEXTANT_INGEST_PROVIDERS='["shipped"]',
+                SEXTANT_INGEST_LIVE="false",
+                SEXTANT_LOG_LEVEL="WARNING",
+            ),
+        }
+        services = start_services(
+            [
+                spec(name, getattr(ports, name))
+                for name in ("datasets", "quant", "gateway", "ingest")
+            ],
+            env,
+            sink=lambda _line: None,
+        )
+        try:
+            url = f"http://127.0.0.1:{ports.gateway}/api/v1/bars?{QUERY}"
+            wait_for(lambda: httpx.get(url).json().get("count") == 253, 60, "SPX 2008 stored")
+            results = {
+                "gateway": {
+                    str(rate): _client(ports.gateway, f"/api/v1/bars?{QUERY}", rate)
+                    for rate in (500, 1000)
+                },
+                "datasets_direct": {
+                    str(rate): _client(ports.datasets, f"/v1/bars?{QUERY}", rate)
+                    for rate in (500, 1000)
+                },
+                "target": "p95 < 5 ms at 1,000 rps through the gateway",
+            }
+        finally:
+            stop_services(services)
+            broker.stop()
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
