@@ -1,0 +1,226 @@
+"""``sextant backfill``: publish daily history of a universe onto the bus, resumably.
+
+    sextant backfill --universe default --start 2015-01-01 --end 2025-01-01 \\
+        --provider simulated --checkpoint var/backfill/sim.jsonl --symbols 500 --concurrency 4
+
+The broker comes from ``SEXTANT_KAFKA_BOOTSTRAP``; provider keys (``--provider fetcher``) from
+the environment or ``SEXTANT_SECRETS_FILE``. Exit status: 0 all done, 1 some symbols failed
+(rerun to retry just those), 2 the run could not start (bad arguments, no broker).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+from sextant_common import topics
+from sextant_common.bus import BrokerUnreachable, build_broker, ensure_topics
+from sextant_common.logging_setup import configure_logging
+from sextant_ingest.backfill.checkpoint import Checkpoint
+from sextant_ingest.backfill.progress import Progress
+from sextant_ingest.backfill.runner import BackfillSummary, run_backfill
+from sextant_ingest.backfill.sources import MACRO_PREFIX, FetcherSource, SimulatedSource
+from sextant_ingest.backfill.universe import (
+    DEFAULT_UNIVERSE,
+    MACRO_SERIES,
+    UniverseMember,
+    load_universe,
+)
+from sextant_ingest.fetching import KafkaEventPublisher, UnifiedFetcher
+from sextant_ingest.providers.simulated import SimulatedProvider
+from sextant_ingest.settings import IngestSettings
+
+log = logging.getLogger(__name__)
+
+PROVIDERS = ("simulated", "fetcher")
+GAPS_PATH = "/v1/storage/gaps"
+"""The datasets service's gap report; asked for after a run when ``SEXTANT_DATASETS_URL`` is
+set. Optional: a 404 or an unreachable service just leaves gaps out of the summary."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``sextant`` argument parser (one subcommand so far: ``backfill``)."""
+    parser = argparse.ArgumentParser(prog="sextant", description="Sextant command line.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    backfill = commands.add_parser(
+        "backfill",
+        help="publish daily history of a universe onto md.bars.v1, resumably",
+        description="Publish daily bars of a universe onto md.bars.v1 (and, with the fetcher, "
+        "FRED macro series onto macro.series.v1). Finished symbols go to the checkpoint; a "
+        "rerun skips them.",
+    )
+    backfill.add_argument(
+        "--universe",
+        default=DEFAULT_UNIVERSE,
+        help="'default' (S&P 500 constituents as of 2024-12-31) or a CSV with ticker,name",
+    )
+    backfill.add_argument("--start", type=_day, default=date(2015, 1, 1), help="first day (UTC)")
+    backfill.add_argument(
+        "--end", type=_day, default=date(2025, 1, 1), help="day after the last (exclusive)"
+    )
+    backfill.add_argument("--provider", choices=PROVIDERS, default="simulated")
+    backfill.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=None,
+        help="JSON-lines checkpoint (default: $SEXTANT_DATA_DIR/backfill/<job>.jsonl)",
+    )
+    backfill.add_argument("--symbols", type=_positive, default=None, help="first N symbols only")
+    backfill.add_argument("--concurrency", type=_positive, default=4, help="symbols in flight")
+    backfill.add_argument(
+        "--no-macro", action="store_true", help="fetcher: skip the FRED macro series"
+    )
+    backfill.add_argument(
+        "--pause",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait after each symbol (go easy on a shared broker or provider)",
+    )
+    backfill.add_argument("--json", action="store_true", help="print the summary as JSON")
+    backfill.add_argument("--quiet", action="store_true", help="no progress line")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    args = build_parser().parse_args(argv)
+    settings = IngestSettings()
+    configure_logging(settings.log_level, json=settings.log_json)
+    try:
+        members = load_universe(args.universe)
+        if args.end <= args.start:
+            raise ValueError(f"--end ({args.end}) must be after --start ({args.start})")
+        summary = asyncio.run(backfill(args, settings, members[: args.symbols]))
+    except (ValueError, BrokerUnreachable, RuntimeError) as exc:
+        print(f"sextant backfill: {exc}", file=sys.stderr)
+        return 2
+    print(summary.text(), file=sys.stderr)
+    if args.json:
+        print(orjson.dumps(summary.as_dict()).decode())
+    return 1 if summary.failed else 0
+
+
+async def backfill(
+    args: argparse.Namespace, settings: IngestSettings, members: Sequence[UniverseMember]
+) -> BackfillSummary:
+    """Run one backfill as ``args`` describe over ``members``; return its summary."""
+    start = datetime.combine(args.start, datetime.min.time(), UTC)
+    end = datetime.combine(args.end, datetime.min.time(), UTC)
+    job = f"{args.provider}:1d:{args.start}:{args.end}"
+    path = args.checkpoint or settings.data_dir / "backfill" / f"{job.replace(':', '_')}.jsonl"
+    checkpoint = Checkpoint(path, job)
+    keys = [m.ticker for m in members]
+    progress = Progress(len(keys), enabled=not args.quiet)
+    if args.provider == "simulated":
+        summary = await _simulated(settings, members, start, end, keys, checkpoint, args, progress)
+    else:
+        if not args.no_macro:
+            keys += [MACRO_PREFIX + series for series in MACRO_SERIES]
+        summary = await _fetched(settings, members, start, end, keys, checkpoint, args, progress)
+    summary.gaps = await datasets_gaps(settings.datasets_url)
+    return summary
+
+
+async def _simulated(
+    settings: IngestSettings,
+    members: Sequence[UniverseMember],
+    start: datetime,
+    end: datetime,
+    keys: list[str],
+    checkpoint: Checkpoint,
+    args: argparse.Namespace,
+    progress: Progress,
+) -> BackfillSummary:
+    partitions = (await ensure_topics(settings))[topics.MD_BARS]
+    broker = build_broker(settings, description="sextant backfill")
+    provider = SimulatedProvider(seed=settings.sim_seed, universe=[m.instrument() for m in members])
+    await broker.start()
+    try:
+        source = SimulatedSource(provider, broker, partitions, start, end)
+        return await run_backfill(
+            keys,
+            source,
+            checkpoint,
+            concurrency=args.concurrency,
+            progress=progress,
+            pause_s=args.pause,
+        )
+    finally:
+        await broker.stop()
+
+
+async def _fetched(
+    settings: IngestSettings,
+    members: Sequence[UniverseMember],
+    start: datetime,
+    end: datetime,
+    keys: list[str],
+    checkpoint: Checkpoint,
+    args: argparse.Namespace,
+    progress: Progress,
+) -> BackfillSummary:
+    async with (
+        KafkaEventPublisher(settings) as publisher,
+        UnifiedFetcher(settings, publisher=publisher) as fetcher,
+    ):
+        unavailable = [s.name for s in fetcher.status() if not s.available]
+        if unavailable:
+            log.info("providers without keys are skipped: %s", ", ".join(unavailable))
+        source = FetcherSource(
+            fetcher, start, end, asset_classes={m.ticker: m.asset_class for m in members}
+        )
+        return await run_backfill(
+            keys,
+            source,
+            checkpoint,
+            concurrency=args.concurrency,
+            progress=progress,
+            pause_s=args.pause,
+        )
+
+
+async def datasets_gaps(datasets_url: str | None, timeout_s: float = 5.0) -> Any:
+    """The datasets service's gap report (``GET /v1/storage/gaps``), or None when the URL is
+    unset, the endpoint does not exist (yet) or the service does not answer."""
+    if not datasets_url:
+        return None
+    try:
+        async with httpx.AsyncClient(timeout=timeout_s) as client:
+            response = await client.get(datasets_url.rstrip("/") + GAPS_PATH)
+    except httpx.HTTPError as exc:
+        log.info("no gap report: datasets service unreachable (%s)", exc)
+        return None
+    if response.status_code != 200:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2015-01-01") from None
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,156 @@
+"""Where backfilled records come from, and how one key (a symbol or a macro series) is
+published: every source returns only after the broker acknowledged all of the key's records.
+
+* :class:`SimulatedSource`: the offline ``simulated`` market (``source="simulated"``),
+  encoded straight from the model's arrays (:mod:`.encode`) and sent in batches to the
+  partition Kafka's partitioner gives the instrument, as the ingest ``BarPublisher`` does.
+* :class:`FetcherSource`: real providers behind the :class:`UnifiedFetcher` (keys from the
+  environment or the secrets file), published with ``fetcher.publish``; keys ``macro:<id>``
+  fetch FRED series.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from faststream.kafka import KafkaBroker
+
+from sextant_common import topics
+from sextant_common.events import AssetClass, Event, Interval
+from sextant_ingest.backfill.encode import encode_page
+from sextant_ingest.providers.base import BarQuery
+from sextant_ingest.providers.simulated import SimulatedProvider
+from sextant_ingest.publisher import BARS_PUBLISHED, BATCH_MESSAGES, partition_for
+
+MACRO_PREFIX = "macro:"
+"""Keys of macro series: ``macro:GDPC1``."""
+
+
+class BackfillSource(Protocol):
+    """Publishes everything of one key over the backfill range."""
+
+    name: str
+    """Provider name, part of the checkpoint's job id."""
+
+    async def publish(self, key: str) -> int:
+        """Publish the records of ``key``; return how many once the broker acked them all."""
+
+
+class SimulatedSource:
+    """Daily bars of the simulated market for ``[start, end)``, one instrument per key.
+
+    The bars are the provider's (same model, same bytes as ``history`` + ``Bar.to_bytes``);
+    only the Bar objects in between are skipped (see :mod:`.encode`).
+    """
+
+    name = "simulated"
+
+    def __init__(
+        self,
+        provider: SimulatedProvider,
+        broker: KafkaBroker,
+        partitions: int,
+        start: datetime,
+        end: datetime,
+        interval: Interval = Interval.D1,
+    ) -> None:
+        if partitions < 1:
+            raise ValueError(f"partitions must be >= 1, got {partitions}")
+        self._provider = provider
+        self._batch = broker.publisher(topics.MD_BARS, batch=True, include_in_schema=False)
+        self._partitions = partitions
+        self._start = start
+        self._end = end
+        self._interval = interval
+
+    async def publish(self, key: str) -> int:
+        if key.startswith(MACRO_PREFIX):
+            raise ValueError(f"{key}: the simulated provider has no macro series; use fetcher")
+        plan = self._provider.transform_query(
+            BarQuery(self._interval, self._start, self._end, (key,))
+        )
+        kafka_key = key.encode()
+        partition = partition_for(kafka_key, self._partitions)
+        sends: list[asyncio.Future[object]] = []
+        count = 0
+        for instrument in plan.instruments:
+            async for raw in self._provider.aextract_data(plan, instrument):
+                messages = encode_page(plan, raw, self.name)
+                for begin in range(0, len(messages), BATCH_MESSAGES):
+                    batch = messages[begin : begin + BATCH_MESSAGES]
+                    future: asyncio.Future[object] = await self._batch.publish(
+                        *batch, key=kafka_key, partition=partition, no_confirm=True
+                    )
+                    sends.append(future)
+                count += len(messages)
+        await asyncio.gather(*sends)  # every batch acknowledged before the key counts as done
+        BARS_PUBLISHED.labels(self.name).inc(count)
+        return count
+
+
+class Fetcher(Protocol):
+    """The part of :class:`UnifiedFetcher` a backfill uses (tests pass a fake)."""
+
+    async def fetch(
+        self,
+        kind: Any,
+        params: Mapping[str, Any],
+        *,
+        asset_class: Any = None,
+        provider: str | None = None,
+    ) -> Any:
+        """A ``FetchResult`` (``.records``) for ``kind`` and ``params``."""
+
+    async def publish(self, records: Sequence[Event]) -> int:
+        """Send ``records`` to their topics and wait for the acks."""
+
+
+class FetcherSource:
+    """Bars (and FRED macro series) from real providers through the unified fetcher.
+
+    ``asset_classes`` maps a ticker to its asset class (routing: ``bars:<asset class>``);
+    unknown tickers are equities.
+    """
+
+    name = "fetcher"
+
+    def __init__(
+        self,
+        fetcher: Fetcher,
+        start: datetime,
+        end: datetime,
+        asset_classes: Mapping[str, AssetClass] | None = None,
+        interval: Interval = Interval.D1,
+    ) -> None:
+        self._fetcher = fetcher
+        self._start = start
+        self._end = end
+        self._asset_classes = dict(asset_classes or {})
+        self._interval = interval
+
+    async def publish(self, key: str) -> int:
+        if key.startswith(MACRO_PREFIX):
+            series = key.removeprefix(MACRO_PREFIX)
+            params = {
+                "series_id": series,
+                "observation_start": self._start.date(),
+                "observation_end": self._end.date(),
+            }
+            # FRED ids mean nothing to World Bank or IMF, so no fallback route here.
+            result = await self._fetcher.fetch("macro", params, provider="fred")
+        else:
+            params = {
+                "instrument_id": key,
+                "interval": self._interval.value,
+                "start": self._start,
+                "end": self._end,
+            }
+            asset = self._asset_classes.get(key, AssetClass.EQUITY)
+            result = await self._fetcher.fetch("bars", params, asset_class=asset.value)
+        records = list(result.records)
+        if not records:
+            return 0
+        return await self._fetcher.publish(records)
