@@ -40,6 +40,17 @@ def test_ff3_exposure_of_the_real_sp500_explains_most_of_its_variance(gateway: s
     assert body["n_obs"] == 238
 
 
+def test_portfolio_exposure_two_ways(gateway: str) -> None:
+    body = httpx.post(
+        f"{gateway}/api/v1/quant/factors/portfolio",
+        json={"symbols": ["SPX", "COMP"], "weights": [0.5, 0.5]},
+        timeout=60,
+    ).json()
+    market_beta = next(c for c in body["regression"]["coefficients"] if c["name"] == "Mkt-RF")
+    assert body["from_weights"]["Mkt-RF"] == pytest.approx(market_beta["coef"], rel=1e-9)
+    assert body["regression"]["r_squared"] > 0.9
+
+
 def test_hmm_regimes_are_causal_and_labelled(gateway: str) -> None:
     body = httpx.get(
         f"{gateway}/api/v1/quant/regimes", params={"symbol": "SPX", "states": 3}, timeout=120

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
@@ -30,6 +31,18 @@ async def closes_or_http_error(
         return await market.closes(symbol, start, end)
     except MarketDataError as exc:
         raise HTTPException(status_code=exc.status, detail=exc.detail) from None
+
+
+async def closes_frame_or_http_error(
+    market: MarketData, symbols: list[str], start: str | None, end: str | None
+) -> pd.DataFrame:
+    """Daily closes of ``symbols`` on their common dates, one column per symbol."""
+    series = await asyncio.gather(
+        *(closes_or_http_error(market, symbol, start, end) for symbol in symbols)
+    )
+    frame = pd.concat(series, axis=1, join="inner")
+    frame.columns = symbols
+    return frame
 
 
 def run_or_422(compute: Callable[[], T], field: str, location: str = "query") -> T:

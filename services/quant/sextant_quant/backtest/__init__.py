@@ -38,6 +38,7 @@ from .metrics import (
     summarize,
     turnover,
 )
+from .options_mechanics import OptionExpiry
 from .results import Trades
 from .specs import (
     BuyAndHold,
@@ -76,6 +77,7 @@ __all__ = [
     "MakerTaker",
     "MeanReversion",
     "Momentum",
+    "OptionExpiry",
     "Order",
     "Position",
     "Slippage",

@@ -32,7 +32,29 @@ Execution rules (documented because results depend on them):
   rollover/swap interest is not modelled, and weekend gaps are whatever the bars contain.
   The USD ledger is ``equity``/``cash``/``positions``; round-trip ``trades`` keep price-unit P&L
   (quote currency, fees in USD), so for USD-based pairs read P&L from the ledger.
-* Equity is recorded after every bar: cash plus every position marked at its symbol's last close.
+* Options (``kind="option"``, :meth:`InstrumentSpec.option`) trade in contracts of
+  ``multiplier`` units and are paid for like equity (premium x multiplier; shorts receive the
+  premium and are not margined). An option with bars of its own fills and marks at them like any
+  symbol. An option without bars is **model priced**: BSM (European) or BAW (American) with its
+  ``pricing_vol``/``rate``/``carry``, the underlying's price and Act/365 years from the bar's
+  ``ts`` to ``expiry``. Its marks are these model prices (not quotes), taken at the close of each
+  underlying bar; its market orders fill at the model price from the underlying's close when
+  placed on one of the underlying's bars with ``fill_at="close"``, otherwise at the model price
+  from the open of the underlying's next traded bar (with the option's slippage and fees). Limit
+  orders on model-priced options are refused.
+* Expiry is processed before anything else on the first bar (of any symbol) with
+  ``ts >= expiry``, at the underlying's last close before that bar (bars are stamped with their
+  start, so that close is the last price known at expiry). Long in-the-money options are
+  exercised and short ones assigned, automatically, including American ones (no early exercise):
+  physical settlement books ``contracts x multiplier`` units of the underlying at the strike
+  against cash (calls: long receives / short delivers; puts the mirror image) and closes the
+  option at 0; cash settlement closes it at its intrinsic value. Out-of-the-money (and
+  at-the-money) options expire worthless: the position is closed at 0, the premium lost (or kept
+  by a writer). Each settlement adds zero-commission fills (delivered to ``on_fill``) and an
+  ``OptionExpiry`` record in ``EventResult.expiries``; later orders for the option are dropped.
+  An option whose expiry comes after the last bar stays open, marked as above.
+* Equity is recorded after every bar: cash plus every position marked at its symbol's last close
+  (model-priced options: their last model price).
 """
 
 from __future__ import annotations
@@ -47,8 +69,21 @@ from typing import Any, Literal, NamedTuple, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from ._validate import BacktestInputError, FloatArray, check_non_negative, check_positive
+from ._validate import (
+    BacktestInputError,
+    FloatArray,
+    check_finite,
+    check_non_negative,
+    check_positive,
+)
 from .indicators import CrossDetector, make_indicator
+from .options_mechanics import (
+    OptionExpiry,
+    check_option_terms,
+    intrinsic_value,
+    model_price,
+    year_fraction,
+)
 from .results import Trades
 from .specs import BuyAndHold, MaCross, MeanReversion, Momentum, StrategySpec
 
@@ -155,27 +190,99 @@ class InstrumentSpec:
     (fraction of notional). "fx" is a currency pair named base+quote (``"EURUSD"``, ``"USD/JPY"``)
     with USD on one side, traded on ``margin`` in units of the base currency, its P&L converted
     to USD (see the module notes). ``lot_size`` is the smallest tradable quantity (0 = any
-    fraction; e.g. 1,000 units for FX micro lots). Options exercise/assignment is not modelled.
+    fraction; e.g. 1,000 units for FX micro lots).
+
+    "option" is a listed option on ``underlying`` (another instrument's symbol), quantities in
+    contracts of ``multiplier`` units, paid for like equity (premium x multiplier); build one
+    with :meth:`option` (multiplier 100, whole contracts by default). ``option_type`` is
+    "call"/"put", ``strike`` in the underlying's price units, ``expiry`` in ns since the Unix
+    epoch (UTC, like ``Bar.ts``), ``settlement`` "physical" (deliver the underlying at the
+    strike) or "cash" (pay the intrinsic value), ``exercise`` "european" or "american" (both are
+    exercised automatically at expiry only). ``pricing_vol``, ``rate`` and ``carry`` (annualized
+    fractions; ``carry`` defaults to ``rate``) price the option with the quant library when it
+    has no bars of its own. The option fields are ignored for the other kinds.
     """
 
     symbol: str
-    kind: Literal["equity", "crypto", "future", "fx"] = "equity"
+    kind: Literal["equity", "crypto", "future", "fx", "option"] = "equity"
     multiplier: float = 1.0
     lot_size: float = 0.0
     margin: float = 1.0
     commission: CommissionModel = field(default_factory=Commission)
     slippage: Slippage = field(default_factory=Slippage)
+    underlying: str = ""
+    option_type: Literal["call", "put"] = "call"
+    strike: float = 0.0
+    expiry: int = 0
+    settlement: Literal["physical", "cash"] = "physical"
+    exercise: Literal["european", "american"] = "european"
+    pricing_vol: float | None = None
+    rate: float = 0.0
+    carry: float | None = None
 
     def __post_init__(self) -> None:
-        if self.kind not in ("equity", "crypto", "future", "fx"):
+        if self.kind not in ("equity", "crypto", "future", "fx", "option"):
             raise BacktestInputError(
-                f"kind must be equity, crypto, future or fx, got {self.kind!r}"
+                f"kind must be equity, crypto, future, fx or option, got {self.kind!r}"
             )
         check_positive(self.multiplier, "multiplier")
         check_non_negative(self.lot_size, "lot_size")
         check_positive(self.margin, "margin")
         if self.kind == "fx":
             self.fx_pair  # noqa: B018 - validates the symbol
+        if self.kind == "option":
+            check_option_terms(
+                self.symbol,
+                self.underlying,
+                self.option_type,
+                self.strike,
+                self.expiry,
+                self.settlement,
+                self.exercise,
+                self.pricing_vol,
+            )
+            check_finite(self.rate, f"option {self.symbol!r} rate")
+            if self.carry is not None:
+                check_finite(self.carry, f"option {self.symbol!r} carry")
+
+    @classmethod
+    def option(
+        cls,
+        symbol: str,
+        *,
+        underlying: str,
+        option_type: Literal["call", "put"],
+        strike: float,
+        expiry: int,
+        multiplier: float = 100.0,
+        settlement: Literal["physical", "cash"] = "physical",
+        exercise: Literal["european", "american"] = "european",
+        pricing_vol: float | None = None,
+        rate: float = 0.0,
+        carry: float | None = None,
+        lot_size: float = 1.0,
+        commission: CommissionModel | None = None,
+        slippage: Slippage | None = None,
+    ) -> InstrumentSpec:
+        """An option contract spec (``kind="option"``) with a contract ``multiplier`` of 100 and
+        whole-contract ``lot_size`` unless given; see the class docstring for the fields."""
+        return cls(
+            symbol,
+            kind="option",
+            multiplier=multiplier,
+            lot_size=lot_size,
+            commission=commission or Commission(),
+            slippage=slippage or Slippage(),
+            underlying=underlying,
+            option_type=option_type,
+            strike=strike,
+            expiry=expiry,
+            settlement=settlement,
+            exercise=exercise,
+            pricing_vol=pricing_vol,
+            rate=rate,
+            carry=carry,
+        )
 
     @property
     def fx_pair(self) -> tuple[str, str]:
@@ -273,9 +380,14 @@ class Context:
         self._engine.cancel(self._engine.symbol_id(symbol))
 
     def _submit(self, symbol: str, qty: float, limit: float | None, target: float | None) -> None:
-        self._engine.symbol_id(symbol)  # raises for unknown symbols
+        k = self._engine.symbol_id(symbol)  # raises for unknown symbols
         if limit is not None and not (math.isfinite(limit) and limit > 0):
             raise BacktestInputError(f"limit price must be finite and > 0, got {limit!r}")
+        if limit is not None and self._engine.model_priced[k]:
+            raise BacktestInputError(
+                f"limit orders on {symbol!r} need its quotes: it has no bars and is model priced; "
+                "send a market order or pass the option's bars"
+            )
         if target is None and not (math.isfinite(qty) and qty != 0):
             raise BacktestInputError(f"order quantity must be finite and non-zero, got {qty!r}")
         if target is not None and not math.isfinite(target):
@@ -387,7 +499,8 @@ class _SpecState:
 class EventResult:
     """An event-driven run: per-bar ``ts``, ``symbol``, ``equity`` and ``cash`` (aligned with the
     merged bar stream), every ``fill``, the round-trip ``trades`` (per symbol, flat to flat) and
-    the final ``positions``. ``commission`` is the total paid (cash units)."""
+    the final ``positions``. ``commission`` is the total paid (cash units). ``expiries`` records
+    every option position settled at expiry (exercised, assigned or expired worthless)."""
 
     ts: NDArray[np.int64]
     symbols: tuple[str, ...]
@@ -399,6 +512,7 @@ class EventResult:
     positions: dict[str, Position]
     init_cash: float
     commission: float
+    expiries: list[OptionExpiry] = field(default_factory=list)
 
     @property
     def final_value(self) -> float:
@@ -440,7 +554,11 @@ def run_events(
         raise BacktestInputError(f"fill_at must be 'close' or 'next_open', got {fill_at!r}")
     cols = _columns(bars)
     specs = _instrument_specs(cols[0], instruments, commission, slippage)
-    engine = _Engine(cols, specs, check_positive(init_cash, "init_cash"), fill_at == "close")
+    symbols = [s.symbol for s in specs]  # bar symbols, then options without bars
+    _check_options(specs, len(cols[0]))
+    engine = _Engine(
+        (symbols, *cols[1:]), specs, check_positive(init_cash, "init_cash"), fill_at == "close"
+    )
     return engine.run(strategy)
 
 
@@ -549,7 +667,41 @@ def _instrument_specs(
         raise BacktestInputError(
             "pass commission/slippage on each InstrumentSpec when instruments are given"
         )
-    return [by_symbol[s] for s in symbols]
+    # Options need no bars of their own (they are then model priced): they join after the bars.
+    quoteless = [i for s, i in by_symbol.items() if i.kind == "option" and s not in symbols]
+    return [by_symbol[s] for s in symbols] + quoteless
+
+
+def _check_options(specs: list[InstrumentSpec], n_with_bars: int) -> None:
+    """Options need an underlying with bars (equity/crypto for physical delivery) and, when they
+    have no bars themselves, a ``pricing_vol``."""
+    by_symbol = {s.symbol: (k, s) for k, s in enumerate(specs)}
+    for k, spec in enumerate(specs):
+        if spec.kind != "option":
+            continue
+        found = by_symbol.get(spec.underlying)
+        if found is None or found[0] >= n_with_bars:
+            raise BacktestInputError(
+                f"option {spec.symbol!r}: underlying {spec.underlying!r} has no bars; "
+                "pass the underlying's bars and an InstrumentSpec for it"
+            )
+        under = found[1]
+        allowed = (
+            ("equity", "crypto")
+            if spec.settlement == "physical"
+            else ("equity", "crypto", "future")
+        )
+        if under.kind not in allowed:
+            raise BacktestInputError(
+                f"option {spec.symbol!r}: {spec.settlement} settlement on a {under.kind} "
+                f"underlying is not supported; use an underlying of kind {' or '.join(allowed)}"
+                + (" or settlement='cash'" if spec.settlement == "physical" else "")
+            )
+        if k >= n_with_bars and spec.pricing_vol is None:
+            raise BacktestInputError(
+                f"option {spec.symbol!r} has no bars: set pricing_vol on its InstrumentSpec so "
+                "it can be priced with the BSM/BAW model, or pass its bars"
+            )
 
 
 class _Engine:
@@ -573,10 +725,25 @@ class _Engine:
         self.n_pending = 0
         self.fills: list[Fill] = []
         self.commission_paid = 0.0
+        self.model_marks: dict[str, tuple[int, float]] = {}
         self.is_future = [s.kind == "future" for s in specs]
         self.is_fx = [s.kind == "fx" for s in specs]
         # USD-based pairs (USDJPY) have P&L in the quote currency: divide by the rate.
         self.fx_inverse = [s.kind == "fx" and s.fx_pair[1] != ACCOUNT_CURRENCY for s in specs]
+        # Options: underlying id, model-priced (no bars) flag, per-underlying lists of the
+        # model-priced options to fill and mark on its bars, and the next expiry to process.
+        n_bars_syms = int(self.sid.max()) + 1
+        self.under_of = [self._ids[s.underlying] if s.kind == "option" else -1 for s in specs]
+        self.model_priced = [k >= n_bars_syms for k in range(len(specs))]
+        self.models_of: list[list[int]] = [[] for _ in specs]
+        for k, u in enumerate(self.under_of):
+            if self.model_priced[k]:
+                self.models_of[u].append(k)
+        self.any_model = any(self.model_priced)
+        self.expired = [False] * len(specs)
+        self.expiries: list[OptionExpiry] = []
+        self.next_expiry_index = 0  # first bar with ts >= the next live expiry
+        self._update_next_expiry()
 
     def symbol_id(self, symbol: str) -> int:
         k = self._ids.get(symbol)
@@ -614,6 +781,9 @@ class _Engine:
         day_of = [-1] * len(self.specs)
         new_orders = ctx.new_orders
         single = len(symbols) == 1
+        any_model = self.any_model
+        models_of = self.models_of
+        next_expiry = self.next_expiry_index
         nf = 0
         bars = starmap(
             Bar, zip((symbols[k] for k in sids), tss, opens, highs, lows, closes, vols, strict=True)
@@ -621,8 +791,14 @@ class _Engine:
         for i, bar in enumerate(bars):
             k = sids[i]
             c = closes[i]
+            if i >= next_expiry:
+                self._expire_options(i, tss[i])
+                next_expiry = self.next_expiry_index
             if self.n_pending and self.pending[k]:
                 self._fill_pending(i, k)
+            models = any_model and models_of[k]
+            if models and self.n_pending:
+                self._fill_model_pending(i, models)
             if any_future and futures[k]:
                 day = tss[i] // NS_PER_DAY
                 if day != day_of[k]:
@@ -646,6 +822,8 @@ class _Engine:
                     marks[k] = q * c * mults[k]
             else:
                 marks[k] = 0.0
+            if models:
+                self._mark_models(i, models, c)
             cash = self.cash
             equity[i] = cash + (marks[0] if single else sum(marks))
             cash_out[i] = cash
@@ -660,17 +838,24 @@ class _Engine:
             equity=equity,
             cash=cash_out,
             fills=self.fills,
-            trades=_round_trips(self.fills, symbols, closes, sids, n),
+            trades=_round_trips(self.fills, symbols, closes, sids, n, self.model_marks),
             positions=dict(zip(symbols, positions, strict=True)),
             init_cash=self.init_cash,
             commission=self.commission_paid,
+            expiries=self.expiries,
         )
 
     def _accept(self, i: int, k_bar: int, orders: list[Order]) -> None:
         for order in orders:
             k = self._ids[order.symbol]
-            if order.limit is None and self.fill_on_close and k == k_bar and self.fields[4][i] > 0:
+            if self.expired[k]:
+                continue  # orders for an expired option are dropped
+            now = order.limit is None and self.fill_on_close and self.fields[4][i] > 0
+            if now and k == k_bar:
                 self._execute(i, k, order, self.fields[3][i], maker=False)
+            elif now and self.model_priced[k] and self.under_of[k] == k_bar:
+                ref = self._model_ref(i, k, self.fields[3][i])
+                self._execute(i, k, order, ref, maker=False)
             else:
                 self.pending[k].append(order)
                 self.n_pending += 1
@@ -700,6 +885,106 @@ class _Engine:
                 keep.append(order)
         self.n_pending -= len(self.pending[k]) - len(keep)
         self.pending[k] = keep
+
+    # --- options -------------------------------------------------------------------------------
+
+    def _update_next_expiry(self) -> None:
+        live = [
+            s.expiry for k, s in enumerate(self.specs) if s.kind == "option" and not self.expired[k]
+        ]
+        # Index of the first bar at/after the next live expiry (len(ts) when there is none).
+        self.next_expiry_index = (
+            int(np.searchsorted(self.ts, min(live), side="left")) if live else len(self.ts)
+        )
+
+    def _model_ref(self, i: int, k: int, spot: float) -> float:
+        """Model price of option ``k`` at bar ``i``'s ts with the underlying at ``spot``; kept as
+        the option's last price (its mark and the exit price of an open trade)."""
+        spec = self.specs[k]
+        price = model_price(
+            spec.option_type,
+            spec.exercise,
+            spot,
+            spec.strike,
+            year_fraction(int(self.ts[i]), spec.expiry),
+            spec.rate,
+            spec.rate if spec.carry is None else spec.carry,
+            spec.pricing_vol or 0.0,
+        )
+        self.last_px[k] = price
+        self.model_marks[self.symbols[k]] = (i, price)
+        return price
+
+    def _fill_model_pending(self, i: int, models: list[int]) -> None:
+        """Pending market orders of model-priced options fill at the model price on the open of
+        their underlying's bar (when it traded)."""
+        if self.fields[4][i] <= 0:
+            return
+        for k in models:
+            orders = self.pending[k]
+            if not orders:
+                continue
+            ref = self._model_ref(i, k, self.fields[0][i])
+            self.cancel(k)
+            for order in orders:
+                self._execute(i, k, order, ref, maker=False)
+
+    def _mark_models(self, i: int, models: list[int], close: float) -> None:
+        for k in models:
+            pos = self.positions[k]
+            if pos.qty:
+                self.marks[k] = pos.qty * self.specs[k].multiplier * self._model_ref(i, k, close)
+
+    def _expire_options(self, i: int, ts: int) -> None:
+        """Settle every live option with ``expiry <= ts`` at its underlying's last close."""
+        for k, spec in enumerate(self.specs):
+            if spec.kind == "option" and not self.expired[k] and spec.expiry <= ts:
+                self.expired[k] = True
+                self.cancel(k)
+                if self.positions[k].qty:
+                    self._settle_option(i, k)
+        self._update_next_expiry()
+
+    def _settle_option(self, i: int, k: int) -> None:
+        spec = self.specs[k]
+        pos = self.positions[k]
+        u = self.under_of[k]
+        spot = self.last_px[u]
+        if spot != spot:
+            raise BacktestInputError(
+                f"option {spec.symbol!r} expired before its underlying {spec.underlying!r} had a "
+                "bar, so it cannot be settled; start the underlying's bars before the expiry"
+            )
+        qty = pos.qty
+        mult = spec.multiplier
+        intrinsic = intrinsic_value(spec.option_type, spot, spec.strike)
+        ts = int(self.ts[i])
+        cash_before = self.cash
+        action: Literal["exercised", "assigned", "expired"]
+        if intrinsic <= 0.0:
+            action = "expired"
+            exit_px = 0.0
+        else:
+            action = "exercised" if qty > 0 else "assigned"
+            # Physical: the option is consumed (exit at 0) and the underlying changes hands at
+            # the strike; cash: the option closes at its intrinsic value.
+            exit_px = intrinsic if spec.settlement == "cash" else 0.0
+        self.cash += qty * exit_px * mult
+        self._book(pos, -qty, exit_px, mult)
+        self.marks[k] = 0.0
+        self.fills.append(Fill(i, ts, spec.symbol, -qty, exit_px, 0.0, False))
+        if intrinsic > 0.0 and spec.settlement == "physical":
+            under = self.specs[u]
+            direction = 1.0 if spec.option_type == "call" else -1.0
+            delivered = direction * qty * mult / under.multiplier
+            upos = self.positions[u]
+            self.cash -= delivered * spec.strike * under.multiplier
+            self._book(upos, delivered, spec.strike, under.multiplier)
+            self.marks[u] = upos.qty * spot * under.multiplier
+            self.fills.append(Fill(i, ts, spec.underlying, delivered, spec.strike, 0.0, False))
+        self.expiries.append(
+            OptionExpiry(i, ts, spec.symbol, qty, spot, intrinsic, action, self.cash - cash_before)
+        )
 
     def _settle(self, k: int) -> None:
         """Daily variation margin of a futures position at the previous bar's close."""
@@ -744,6 +1029,8 @@ class _Engine:
             want = budget / (1.0 + rate) / (price * spec.multiplier)
         elif spec.kind == "fx":
             want = budget / (1.0 + rate) / (price * spec.multiplier * self._usd_per_quote(k, price))
+        elif spec.kind == "option":
+            want = budget / (1.0 + rate) / (price * spec.multiplier)
         else:
             want = budget / (1.0 + rate) / price
         return want - pos.qty
@@ -842,10 +1129,17 @@ class _Engine:
 
 
 def _round_trips(
-    fills: list[Fill], symbols: list[str], closes: list[float], sids: list[int], n: int
+    fills: list[Fill],
+    symbols: list[str],
+    closes: list[float],
+    sids: list[int],
+    n: int,
+    model_marks: Mapping[str, tuple[int, float]],
 ) -> dict[str, Trades]:
-    """Flat-to-flat round trips per symbol (average entry and exit prices)."""
-    last_close: dict[str, tuple[int, float]] = {}
+    """Flat-to-flat round trips per symbol (average entry and exit prices); trades still open
+    are valued at the symbol's last close (``model_marks``: last model price of options
+    without bars)."""
+    last_close: dict[str, tuple[int, float]] = dict(model_marks)
     for i in range(n - 1, -1, -1):
         sym = symbols[sids[i]]
         if sym not in last_close:

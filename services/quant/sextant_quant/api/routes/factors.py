@@ -7,13 +7,20 @@ from typing import Annotated, Literal
 import numpy as np
 import pandas as pd
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sextant_common.events import INSTRUMENT_ID_PATTERN
-from sextant_quant.api.deps import MarketDataDep, closes_or_http_error, run_or_422
-from sextant_quant.factors import FamaFrench3, load_shipped_ff3_monthly
+from sextant_quant.api.deps import (
+    MarketDataDep,
+    closes_frame_or_http_error,
+    closes_or_http_error,
+    run_or_422,
+)
+from sextant_quant.factors import FactorFit, FamaFrench3, load_shipped_ff3_monthly
 
 router = APIRouter(tags=["factors"])
+
+FACTOR_SOURCE = "Kenneth French data library, monthly FF3 shipped in arch.data.frenchdata"
 
 
 class FactorParams(BaseModel):
@@ -57,25 +64,17 @@ class FactorExposurePublic(BaseModel):
     factor_source: str
 
 
-def monthly_returns(closes: pd.Series) -> pd.Series:
-    """Month-end simple returns of a daily close series."""
+def monthly_returns(closes: pd.Series | pd.DataFrame) -> pd.Series | pd.DataFrame:
+    """Month-end simple returns of daily closes."""
     return closes.resample("ME").last().pct_change().dropna()
 
 
-@router.get("/v1/factors")
-async def factor_exposure(
-    market: MarketDataDep, params: Annotated[FactorParams, Query()]
-) -> FactorExposurePublic:
-    """Regress the symbol's monthly excess returns on Fama-French 3 factors (HAC t-stats)."""
-    closes = await closes_or_http_error(market, params.symbol, params.start, params.end)
-    returns = monthly_returns(closes)
-    factors = load_shipped_ff3_monthly()
-    fit = run_or_422(lambda: FamaFrench3().fit(returns, factors, risk_free="RF"), "symbol")
+def _public(fit: FactorFit, label: str, model: str) -> FactorExposurePublic:
     table = fit.summary()
     asset = fit.assets[0]
     return FactorExposurePublic(
-        symbol=params.symbol,
-        model=params.model,
+        symbol=label,
+        model=model,
         frequency="monthly",
         start=fit.residuals.index[0].strftime("%Y-%m-%d"),
         end=fit.residuals.index[-1].strftime("%Y-%m-%d"),
@@ -95,5 +94,65 @@ async def factor_exposure(
             )
             for name, row in table.iterrows()
         ],
-        factor_source="Kenneth French data library, monthly FF3 shipped in arch.data.frenchdata",
+        factor_source=FACTOR_SOURCE,
+    )
+
+
+@router.get("/v1/factors")
+async def factor_exposure(
+    market: MarketDataDep, params: Annotated[FactorParams, Query()]
+) -> FactorExposurePublic:
+    """Regress the symbol's monthly excess returns on Fama-French 3 factors (HAC t-stats)."""
+    closes = await closes_or_http_error(market, params.symbol, params.start, params.end)
+    returns = monthly_returns(closes)
+    factors = load_shipped_ff3_monthly()
+    fit = run_or_422(lambda: FamaFrench3().fit(returns, factors, risk_free="RF"), "symbol")
+    return _public(fit, params.symbol, params.model)
+
+
+class PortfolioFactorCreate(BaseModel):
+    """A weighted portfolio of stored instruments."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    symbols: list[str] = Field(min_length=1, max_length=500)
+    weights: list[float] = Field(min_length=1, max_length=500)
+    model: Literal["ff3"] = "ff3"
+    start: str | None = None
+    end: str | None = None
+
+    @model_validator(mode="after")
+    def _same_length(self) -> PortfolioFactorCreate:
+        if len(self.symbols) != len(self.weights):
+            raise ValueError(
+                f"weights has {len(self.weights)} entries for {len(self.symbols)} symbols"
+            )
+        return self
+
+
+class PortfolioExposurePublic(BaseModel):
+    """Exposures two ways: weighted sum of each asset's betas, and a regression of the
+    portfolio's own return series."""
+
+    from_weights: dict[str, float]
+    regression: FactorExposurePublic
+
+
+@router.post("/v1/factors/portfolio")
+async def portfolio_factor_exposure(
+    market: MarketDataDep, body: PortfolioFactorCreate
+) -> PortfolioExposurePublic:
+    """Fama-French 3 exposures of a weighted portfolio (monthly, HAC t-stats)."""
+    closes = await closes_frame_or_http_error(market, body.symbols, body.start, body.end)
+    weights = pd.Series(body.weights, index=body.symbols)
+    exposures = run_or_422(
+        lambda: FamaFrench3().portfolio_exposures(
+            weights, monthly_returns(closes), load_shipped_ff3_monthly(), risk_free="RF"
+        ),
+        "symbols",
+        location="body",
+    )
+    return PortfolioExposurePublic(
+        from_weights={str(k): float(v) for k, v in exposures.from_weights.items()},
+        regression=_public(exposures.from_returns, "portfolio", body.model),
     )

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from typing import Literal
 
-import pandas as pd
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sextant_common.events import INSTRUMENT_ID_PATTERN
-from sextant_quant.api.deps import MarketDataDep, closes_or_http_error, run_or_422
+from sextant_quant.api.deps import (
+    MarketDataDep,
+    closes_frame_or_http_error,
+    closes_or_http_error,
+    run_or_422,
+)
 from sextant_quant.risk import (
     STANDARD_SHOCKS,
     AssetClass,
@@ -69,21 +72,11 @@ class VaRPublic(BaseModel):
     end: str
 
 
-async def _daily_returns(
-    market: MarketDataDep, symbols: list[str], start: str | None, end: str | None
-) -> pd.DataFrame:
-    series = await asyncio.gather(
-        *(closes_or_http_error(market, symbol, start, end) for symbol in symbols)
-    )
-    frame = pd.concat(series, axis=1, join="inner")
-    frame.columns = symbols
-    return frame.pct_change().dropna()
-
-
 @router.post("/v1/risk/var")
 async def value_at_risk(market: MarketDataDep, body: VaRCreate) -> VaRPublic:
     """VaR/CVaR of the weighted portfolio on the symbols' common daily history."""
-    returns = await _daily_returns(market, body.symbols, body.start, body.end)
+    closes = await closes_frame_or_http_error(market, body.symbols, body.start, body.end)
+    returns = closes.pct_change().dropna()
     result = run_or_422(
         lambda: portfolio_var(
             returns.to_numpy(),
