@@ -1,4 +1,5 @@
 /** Gateway HTTP client: GET /api/v1/instruments and /api/v1/bars. */
+import type { FactorsResponse, JobEventWire, RegimesResponse } from './results';
 import type { BarsResponse, InstrumentRow } from './types';
 
 export class ApiError extends Error {
@@ -32,10 +33,10 @@ export function errorDetail(body: unknown, fallback: string): string {
   return fallback;
 }
 
-async function getJson<T>(url: string, signal?: AbortSignal): Promise<T> {
+async function getJson<T>(url: string, signal?: AbortSignal, init?: RequestInit): Promise<T> {
   let res: Response;
   try {
-    res = await fetch(url, { signal, headers: { Accept: 'application/json' } });
+    res = await fetch(url, { signal, ...init, headers: { Accept: 'application/json', ...(init?.headers ?? {}) } });
   } catch (e) {
     if ((e as Error).name === 'AbortError') throw e;
     throw new ApiError(0, `network error: ${(e as Error).message}`);
@@ -61,6 +62,30 @@ export async function fetchInstruments(signal?: AbortSignal): Promise<Instrument
 export function fetchBars(symbol: string, interval: string, signal?: AbortSignal): Promise<BarsResponse> {
   const q = new URLSearchParams({ symbol, interval });
   return getJson<BarsResponse>(`/api/v1/bars?${q}`, signal);
+}
+
+/** POST /api/v1/backtests?job_id=... (202 with the queued job event; 422 names the bad token). */
+export function submitBacktest(jobId: string, body: { symbol: string; strategy: string; fees?: number }, signal?: AbortSignal): Promise<JobEventWire> {
+  const q = new URLSearchParams({ job_id: jobId });
+  return getJson<JobEventWire>(`/api/v1/backtests?${q}`, signal, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+}
+
+export function fetchBacktest(jobId: string, signal?: AbortSignal): Promise<JobEventWire> {
+  return getJson<JobEventWire>(`/api/v1/backtests/${encodeURIComponent(jobId)}`, signal);
+}
+
+export function fetchFactors(symbol: string, model: string, signal?: AbortSignal): Promise<FactorsResponse> {
+  const q = new URLSearchParams({ symbol, model });
+  return getJson<FactorsResponse>(`/api/v1/quant/factors?${q}`, signal);
+}
+
+export function fetchRegimes(symbol: string, states: number, signal?: AbortSignal): Promise<RegimesResponse> {
+  const q = new URLSearchParams({ symbol, states: String(states) });
+  return getJson<RegimesResponse>(`/api/v1/quant/regimes?${q}`, signal);
 }
 
 export interface InstrumentChoice {

@@ -1,5 +1,8 @@
 import './style.css';
-import { ApiError, chartInterval, fetchBars, fetchInstruments, groupInstruments, initialSymbol, sourceKind, sourceLabel, type InstrumentChoice } from './api';
+import { ApiError, chartInterval, fetchBacktest, fetchBars, fetchFactors, fetchInstruments, fetchRegimes, submitBacktest, groupInstruments, initialSymbol, sourceKind, sourceLabel, type InstrumentChoice } from './api';
+import { newJobId, parseCommand } from './command';
+import { JobWatcher } from './jobs';
+import { Panel } from './panel';
 import { CandleChart, type HoverInfo } from './chart';
 import { fmtPrice, fmtTime, fmtVolume } from './format';
 import { parseInterval, type Interval } from './interval';
@@ -331,17 +334,121 @@ async function switchTo(symbol: string): Promise<void> {
   await loadSymbol(symbol);
 }
 
+// ------------------------------------------------------------------ command bar
+
+const panel = new Panel($<HTMLElement>('#panel'));
+let cmdSeq = 0;
+let watcher: JobWatcher | null = null;
+let panelAbort: AbortController | null = null;
+const cmdHistory: string[] = [];
+let histPos = -1;
+
+function resolveSymbol(raw: string): string {
+  const hit = state.choices.find((c) => c.id.toUpperCase() === raw.toUpperCase());
+  return hit ? hit.id : raw.toUpperCase();
+}
+
+function errText(e: unknown): string {
+  if (e instanceof ApiError) return e.status ? `${e.status} · ${e.message}` : e.message;
+  return `error: ${(e as Error).message ?? e}`;
+}
+
+/** Cancel whatever the previous command left running (job watcher, fetches). */
+function cancelCommand(): number {
+  watcher?.close();
+  watcher = null;
+  panelAbort?.abort();
+  panelAbort = new AbortController();
+  return ++cmdSeq;
+}
+
+async function runCommand(raw: string): Promise<void> {
+  const c = parseCommand(raw, resolveSymbol);
+  const seq = cancelCommand();
+  const signal = panelAbort!.signal;
+  const title = raw.trim().toUpperCase().replace(/\s+/g, ' ');
+  switch (c.kind) {
+    case 'chart':
+      panel.hide();
+      await switchTo(c.symbol);
+      return;
+    case 'help':
+      panel.help();
+      return;
+    case 'invalid':
+      panel.error(title, c.message);
+      return;
+    case 'factors':
+    case 'regimes': {
+      panel.loading(c.kind, title);
+      try {
+        if (c.kind === 'factors') {
+          const r = await fetchFactors(c.symbol, c.model, signal);
+          if (seq === cmdSeq) panel.factors(`FA ${c.symbol} · ${c.model.toUpperCase()}`, r);
+        } else {
+          const r = await fetchRegimes(c.symbol, c.states, signal);
+          if (seq === cmdSeq) panel.regimes(`REG ${c.symbol} · ${c.states} states`, r);
+        }
+      } catch (e) {
+        if ((e as Error).name === 'AbortError' || seq !== cmdSeq) return;
+        panel.error(title, errText(e));
+      }
+      return;
+    }
+    case 'backtest': {
+      const jobId = newJobId();
+      panel.backtestStart(`BACKTEST ${c.symbol} ${c.strategy}`, jobId);
+      const w = new JobWatcher(jobId, wsUrl(location), (id) => fetchBacktest(id), {
+        onEvent: (ev) => {
+          if (seq === cmdSeq) panel.backtestProgress(ev, w.wsEvents);
+        },
+        onCount: (n) => {
+          if (seq === cmdSeq) panel.countEvents(n);
+        },
+      });
+      watcher = w;
+      await w.subscribe(); // before the POST, so no event is missed
+      if (seq !== cmdSeq) return;
+      try {
+        const first = await submitBacktest(jobId, { symbol: c.symbol, strategy: c.strategy, fees: 0.001 }, signal);
+        if (seq !== cmdSeq) return;
+        w.apply(first);
+        w.startPolling();
+      } catch (e) {
+        w.close();
+        if ((e as Error).name === 'AbortError' || seq !== cmdSeq) return;
+        panel.error(title, errText(e));
+      }
+      return;
+    }
+  }
+}
+
+panel.onClose = () => {
+  cancelCommand();
+};
+
 cmd.addEventListener('keydown', (e) => {
   if (e.key === 'Enter') {
     const raw = cmd.value.trim();
     if (!raw) return;
-    const hit = state.choices.find((c) => c.id.toUpperCase() === raw.toUpperCase());
+    if (cmdHistory[cmdHistory.length - 1] !== raw) cmdHistory.push(raw);
+    histPos = -1;
     cmd.value = '';
-    cmd.blur();
-    void switchTo(hit ? hit.id : raw.toUpperCase());
+    void runCommand(raw);
   } else if (e.key === 'Escape') {
     cmd.value = '';
     cmd.blur();
+    if (panel.visible) {
+      panel.hide();
+      cancelCommand();
+    }
+  } else if (e.key === 'ArrowUp' || e.key === 'ArrowDown') {
+    if (!cmdHistory.length) return;
+    e.preventDefault();
+    if (e.key === 'ArrowUp') histPos = histPos < 0 ? cmdHistory.length - 1 : Math.max(0, histPos - 1);
+    else histPos = histPos < 0 ? -1 : histPos + 1 >= cmdHistory.length ? -1 : histPos + 1;
+    cmd.value = histPos < 0 ? '' : cmdHistory[histPos];
   }
 });
 
@@ -350,6 +457,9 @@ window.addEventListener('keydown', (e) => {
   if (e.key === '/') {
     e.preventDefault();
     cmd.focus();
+  } else if (e.key === 'Escape' && panel.visible) {
+    panel.hide();
+    cancelCommand();
   } else if (e.key === 'ArrowLeft') chart.panBy(80);
   else if (e.key === 'ArrowRight') chart.panBy(-80);
   else if (e.key === '+' || e.key === '=') chart.zoomAt(0.8);
@@ -427,6 +537,6 @@ async function boot(): Promise<void> {
 }
 
 // Dev/test hook (used by tests/web/chart.bench.mjs).
-(window as unknown as { __sextant: unknown }).__sextant = { chart, state };
+(window as unknown as { __sextant: unknown }).__sextant = { chart, state, panel, runCommand };
 
 void boot();
