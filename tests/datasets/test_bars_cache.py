@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from sextant_common.response_cache import ResponseCache
+from sextant_common.versioned_cache import VersionedCache
 from sextant_datasets.app import build_app
 from sextant_datasets.lake.writer import LakeWriter
 from sextant_datasets.settings import DatasetsSettings
@@ -17,7 +17,7 @@ DAY = datetime(2021, 3, 1, tzinfo=UTC)
 
 
 def test_cache_entries_die_with_the_lake_version_and_the_ttl() -> None:
-    cache = ResponseCache(max_entries=2, ttl_s=60)
+    cache = VersionedCache[bytes](max_entries=2, ttl_s=60)
     cache.put("a", 1, b"x")
     assert cache.get("a", 1) == b"x"
     assert cache.get("a", 2) is None  # a flush happened
@@ -25,7 +25,7 @@ def test_cache_entries_die_with_the_lake_version_and_the_ttl() -> None:
     cache.put("b", 2, b"z")
     cache.put("c", 2, b"w")  # evicts the least recently used
     assert cache.get("a", 2) is None and cache.get("c", 2) == b"w"
-    assert ResponseCache(ttl_s=0).get("a", 2) is None
+    assert VersionedCache[bytes](ttl_s=0).get("a", 2) is None
 
 
 def test_a_flush_makes_the_next_latest_query_see_new_bars(tmp_path: Path) -> None:

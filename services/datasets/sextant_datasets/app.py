@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from sextant_common.response_cache import ResponseCache
 from sextant_common.telemetry import add_health_and_metrics
+from sextant_common.versioned_cache import VersionedCache
 from sextant_datasets.api.routes import bars, instruments, snapshots
 from sextant_datasets.catalog import Catalog
 from sextant_datasets.consumer import BarSink, FlushPolicy
@@ -49,7 +49,7 @@ def build_app(settings: DatasetsSettings | None = None) -> FastAPI:
     app = FastAPI(title="Sextant datasets", version="0.1.0", lifespan=lifespan)
     app.state.reader = reader
     app.state.catalog = catalog
-    app.state.response_cache = ResponseCache()
+    app.state.response_cache = VersionedCache[bytes](ttl_s=30.0)
     app.include_router(bars.router)
     app.include_router(instruments.router)
     app.include_router(snapshots.router)

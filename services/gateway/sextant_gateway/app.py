@@ -11,8 +11,8 @@ from datetime import timedelta
 import httpx
 from fastapi import FastAPI
 
-from sextant_common.response_cache import ResponseCache
 from sextant_common.telemetry import add_health_and_metrics
+from sextant_common.versioned_cache import VersionedCache
 from sextant_gateway.api.routes import backtests, bars, datasets, fetch, instruments, quant, ws
 from sextant_gateway.api.routes.web import mount_web
 from sextant_gateway.hub import LiveHub
@@ -52,7 +52,7 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
     app = FastAPI(title="Sextant gateway", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.hub = hub
-    app.state.bars_cache = ResponseCache(ttl_s=settings.latest_bars_ttl_seconds)
+    app.state.bars_cache = VersionedCache[bytes](ttl_s=settings.latest_bars_ttl_seconds)
     app.include_router(bars.router)
     app.include_router(instruments.router)
     app.include_router(backtests.router)

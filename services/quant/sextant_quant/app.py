@@ -11,11 +11,13 @@ import httpx
 from fastapi import FastAPI
 
 from sextant_common.telemetry import add_health_and_metrics
+from sextant_common.versioned_cache import VersionedCache
 from sextant_quant.api.routes import backtests, factors, options, regimes, risk
 from sextant_quant.jobs import backtest, sweep
 from sextant_quant.jobs.runner import JobRunner
 from sextant_quant.jobs.store import JobStore
 from sextant_quant.market_data import MarketData
+from sextant_quant.regimes import HMMRegimeModel
 from sextant_quant.settings import QuantSettings
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,7 @@ def build_app(settings: QuantSettings | None = None) -> FastAPI:
 
     app = FastAPI(title="Sextant quant", version="0.1.0", lifespan=lifespan)
     app.state.job_store = store
+    app.state.regime_fits = VersionedCache[HMMRegimeModel](max_entries=64)
     for module in (factors, regimes, risk, options, backtests):
         app.include_router(module.router)
     add_health_and_metrics(

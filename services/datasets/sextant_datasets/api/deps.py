@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from sextant_common.response_cache import ResponseCache
+from sextant_common.versioned_cache import VersionedCache
 from sextant_datasets.catalog import Catalog
 from sextant_datasets.lake.reader import LakeReader
 
@@ -16,8 +16,8 @@ def _reader(request: Request) -> LakeReader:
     return reader
 
 
-def _response_cache(request: Request) -> ResponseCache:
-    cache: ResponseCache = request.app.state.response_cache
+def _response_cache(request: Request) -> VersionedCache[bytes]:
+    cache: VersionedCache[bytes] = request.app.state.response_cache
     return cache
 
 
@@ -28,4 +28,4 @@ def _catalog(request: Request) -> Catalog:
 
 ReaderDep = Annotated[LakeReader, Depends(_reader)]
 CatalogDep = Annotated[Catalog, Depends(_catalog)]
-ResponseCacheDep = Annotated[ResponseCache, Depends(_response_cache)]
+BarsCacheDep = Annotated[VersionedCache[bytes], Depends(_response_cache)]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Annotated, TypeVar
 
 import pandas as pd
@@ -54,9 +54,7 @@ def run_or_422(compute: Callable[[], T], field: str, location: str = "query") ->
         raise field_error(field, str(exc), location=location) from None
 
 
-async def arun_or_422(compute: Callable[[], Awaitable[T]], field: str) -> T:
-    """Async variant of :func:`run_or_422`."""
-    try:
-        return await compute()
-    except ValueError as exc:
-        raise field_error(field, str(exc)) from None
+async def compute_or_422(compute: Callable[[], T], field: str, location: str = "query") -> T:
+    """:func:`run_or_422` in a worker thread, so a long fit never blocks the event loop (the
+    job runner and health checks share it)."""
+    return await asyncio.to_thread(run_or_422, compute, field, location)

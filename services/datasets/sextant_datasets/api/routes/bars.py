@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Query, Response
 from sextant_common.http_errors import field_error
 from sextant_common.queries import BarsParams
 from sextant_common.timeparse import parse_bound
-from sextant_datasets.api.deps import CatalogDep, ReaderDep, ResponseCacheDep
+from sextant_datasets.api.deps import BarsCacheDep, CatalogDep, ReaderDep
 from sextant_datasets.lake.reader import BAR_COLUMNS, BarsQuery, UnknownSymbol
 
 router = APIRouter(tags=["bars"])
@@ -32,7 +32,7 @@ def _bound(value: str | None, field: str, default: datetime, *, end: bool = Fals
 def get_bars(
     reader: ReaderDep,
     catalog: CatalogDep,
-    cache: ResponseCacheDep,
+    cache: BarsCacheDep,
     params: Annotated[BarsParams, Query()],
 ) -> Response:
     """Bars of ``symbol`` with start in [start, end], each at its latest revision known at

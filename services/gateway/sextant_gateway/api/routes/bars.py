@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from sextant_common.queries import BarsParams
-from sextant_common.response_cache import ResponseCache
+from sextant_common.versioned_cache import VersionedCache
 from sextant_gateway.api.deps import DatasetsClient, forward
 
 router = APIRouter(prefix="/api/v1", tags=["bars"])
@@ -23,7 +23,7 @@ async def get_bars(
     Answers without ``as_of`` ("as known now") are kept for ``latest_bars_ttl_seconds``: history
     changes only when the lake flushes, and live bars reach the browser over the WebSocket.
     """
-    cache: ResponseCache = request.app.state.bars_cache
+    cache: VersionedCache[bytes] = request.app.state.bars_cache
     key = None if params.as_of else str(request.query_params)
     if key is not None and (cached := cache.get(key, 0)) is not None:
         return Response(cached, media_type="application/json")

@@ -14,7 +14,7 @@ from sextant_quant.api.deps import (
     MarketDataDep,
     closes_frame_or_http_error,
     closes_or_http_error,
-    run_or_422,
+    compute_or_422,
 )
 from sextant_quant.factors import FactorFit, FamaFrench3, load_shipped_ff3_monthly
 
@@ -106,7 +106,9 @@ async def factor_exposure(
     closes = await closes_or_http_error(market, params.symbol, params.start, params.end)
     returns = monthly_returns(closes)
     factors = load_shipped_ff3_monthly()
-    fit = run_or_422(lambda: FamaFrench3().fit(returns, factors, risk_free="RF"), "symbol")
+    fit = await compute_or_422(
+        lambda: FamaFrench3().fit(returns, factors, risk_free="RF"), "symbol"
+    )
     return _public(fit, params.symbol, params.model)
 
 
@@ -145,7 +147,7 @@ async def portfolio_factor_exposure(
     """Fama-French 3 exposures of a weighted portfolio (monthly, HAC t-stats)."""
     closes = await closes_frame_or_http_error(market, body.symbols, body.start, body.end)
     weights = pd.Series(body.weights, index=body.symbols)
-    exposures = run_or_422(
+    exposures = await compute_or_422(
         lambda: FamaFrench3().portfolio_exposures(
             weights, monthly_returns(closes), load_shipped_ff3_monthly(), risk_free="RF"
         ),

@@ -5,12 +5,18 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 import pandas as pd
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from sextant_common.events import INSTRUMENT_ID_PATTERN
-from sextant_quant.api.deps import MarketDataDep, closes_or_http_error, run_or_422
-from sextant_quant.regimes import RegimeAnalyzer, fit_garch_regimes, fit_hmm_regimes
+from sextant_common.versioned_cache import VersionedCache
+from sextant_quant.api.deps import MarketDataDep, closes_or_http_error, compute_or_422
+from sextant_quant.regimes import (
+    HMMRegimeModel,
+    RegimeAnalyzer,
+    fit_garch_regimes,
+    fit_hmm_regimes,
+)
 
 router = APIRouter(tags=["regimes"])
 
@@ -58,24 +64,36 @@ class RegimesPublic(BaseModel):
 
 
 @router.get("/v1/regimes")
-async def regimes(market: MarketDataDep, params: Annotated[RegimeParams, Query()]) -> RegimesPublic:
-    """Fit regimes on the symbol's daily returns; labels are the filtered (causal) path."""
+async def regimes(
+    request: Request, market: MarketDataDep, params: Annotated[RegimeParams, Query()]
+) -> RegimesPublic:
+    """Fit regimes on the symbol's daily returns; labels are the filtered (causal) path.
+
+    HMM fits (several EM restarts, seconds each) are kept per (query, data) so asking again
+    about unchanged history is instant.
+    """
     closes = await closes_or_http_error(market, params.symbol, params.start, params.end)
     returns = closes.pct_change().dropna()
     if params.method == "hmm":
-        model = run_or_422(
-            lambda: fit_hmm_regimes(returns, params.states, seed=params.seed), "symbol"
-        )
+        fits: VersionedCache[HMMRegimeModel] = request.app.state.regime_fits
+        key = (params.symbol, params.start, params.end, params.states, params.seed)
+        data_key = (len(returns), returns.index[-1] if len(returns) else None)
+        model = fits.get(key, data_key)
+        if model is None:
+            model = await compute_or_422(
+                lambda: fit_hmm_regimes(returns, params.states, seed=params.seed), "symbol"
+            )
+            fits.put(key, data_key, model)
         path = model.filter(returns)
         labels: pd.Series = path.states
         probabilities = {str(k): float(v) for k, v in path.probabilities.iloc[-1].items()}
         kind = path.kind
     else:
-        garch = run_or_422(lambda: fit_garch_regimes(returns), "symbol")
+        garch = await compute_or_422(lambda: fit_garch_regimes(returns), "symbol")
         labels = garch.regimes.dropna()
         probabilities = {}
         kind = "filtered"
-    table = run_or_422(
+    table = await compute_or_422(
         lambda: RegimeAnalyzer().analyze(returns.loc[labels.index], labels), "symbol"
     )
     tail = labels.iloc[-params.history :] if params.history else labels.iloc[:0]

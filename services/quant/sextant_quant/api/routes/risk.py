@@ -13,7 +13,7 @@ from sextant_quant.api.deps import (
     MarketDataDep,
     closes_frame_or_http_error,
     closes_or_http_error,
-    run_or_422,
+    compute_or_422,
 )
 from sextant_quant.risk import (
     STANDARD_SHOCKS,
@@ -77,7 +77,7 @@ async def value_at_risk(market: MarketDataDep, body: VaRCreate) -> VaRPublic:
     """VaR/CVaR of the weighted portfolio on the symbols' common daily history."""
     closes = await closes_frame_or_http_error(market, body.symbols, body.start, body.end)
     returns = closes.pct_change().dropna()
-    result = run_or_422(
+    result = await compute_or_422(
         lambda: portfolio_var(
             returns.to_numpy(),
             body.weights,
@@ -146,7 +146,7 @@ async def stress(market: MarketDataDep, body: StressCreate) -> list[ScenarioPubl
     """Standard shocks (equity -20%, rates +100bp, vol x2, FX) and historical scenarios: GFC
     2008-09/10 measured on the stored S&P 500, COVID 2020-03 and 2022 rates (documented moves)."""
     spx = await closes_or_http_error(market, "SPX", "2008-09-01", "2008-10-31")
-    portfolio = run_or_422(
+    portfolio = await compute_or_422(
         lambda: Portfolio(
             tuple(
                 Position(**{**p.model_dump(), "asset_class": AssetClass(p.asset_class)})
@@ -158,7 +158,9 @@ async def stress(market: MarketDataDep, body: StressCreate) -> list[ScenarioPubl
         location="body",
     )
     shocks = [*STANDARD_SHOCKS, gfc_2008(spx), covid_2020_03(), rates_2022()]
-    results = run_or_422(lambda: shock_scenario(portfolio, shocks), "positions", location="body")
+    results = await compute_or_422(
+        lambda: shock_scenario(portfolio, shocks), "positions", location="body"
+    )
     return [
         ScenarioPublic(
             scenario=name,
