@@ -29,3 +29,17 @@ def test_snapshot_of_2008_is_content_addressed_and_verifiable(full_stack: Stack)
     unknown = httpx.post(url, json={**body, "symbols": ["NOSUCH"], "as_of": "2020-01-01"})
     assert unknown.status_code == 422
     assert unknown.json()["detail"][0]["loc"] == ["body", "symbols"]
+
+
+def test_the_real_sp500_history_has_no_gap_over_one_trading_day(full_stack: Stack) -> None:
+    wait_for(lambda: spx_2008(full_stack), 90, "SPX history stored")
+    report = httpx.get(
+        f"{full_stack.gateway_url}/api/v1/datasets/storage/gaps",
+        params={"symbol": "SPX", "interval": "1d", "max_gap": 1},
+        timeout=60,
+    ).json()
+    assert report["ok"] is True, report["gaps"][:5]
+    stats = httpx.get(
+        f"{full_stack.gateway_url}/api/v1/datasets/storage/stats", params={"symbol": "SPX"}
+    )
+    assert stats.status_code == 200

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from sextant_common.telemetry import add_health_and_metrics
 from sextant_common.versioned_cache import VersionedCache
-from sextant_datasets.api.routes import bars, instruments, snapshots
+from sextant_datasets.api.routes import bars, instruments, snapshots, storage
 from sextant_datasets.catalog import Catalog
 from sextant_datasets.consumer import BarSink, FlushPolicy
 from sextant_datasets.lake.reader import LakeReader
@@ -53,6 +53,7 @@ def build_app(settings: DatasetsSettings | None = None) -> FastAPI:
     app.include_router(bars.router)
     app.include_router(instruments.router)
     app.include_router(snapshots.router)
+    app.include_router(storage.router)
     add_health_and_metrics(app, "datasets", {"bar_consumer": lambda: sink.running})
     return app
 

@@ -55,7 +55,7 @@ from sextant_datasets.cold.inventory import (
 )
 from sextant_datasets.lake.layout import BAR_SCHEMA, BARS_DATASET
 from sextant_datasets.lake.reader import REAL_SOURCES_FIRST, UnknownSymbol
-from sextant_datasets.lake.writer import _sync_filesystem
+from sextant_datasets.lake.writer import sync_filesystem
 
 BATCH_PARTITIONS = 256
 """Partitions merged between two filesystem syncs (one ``syncfs`` pair per batch)."""
@@ -193,11 +193,11 @@ class ColdStorageManager:
                 merged.append(outcome)
         if not merged:
             return merged
-        _sync_filesystem(self.root)  # the merged files' bytes are durable before they appear
+        sync_filesystem(self.root)  # the merged files' bytes are durable before they appear
         for item in merged:
             os.replace(item.tmp, item.compacted)
             result.add(item)
-        _sync_filesystem(self.root)  # ... and the renames before any input is deleted
+        sync_filesystem(self.root)  # ... and the renames before any input is deleted
         return merged
 
     @contextlib.contextmanager
@@ -238,7 +238,7 @@ class ColdStorageManager:
             WITH known AS (
                 SELECT {", ".join(READ_COLUMNS)}
                 FROM read_parquet($files, hive_partitioning = false)
-                WHERE interval = $interval AND list_contains($symbols, instrument_id)
+                WHERE interval = $interval AND instrument_id IN (SELECT unnest($symbols))
                   AND ts_event BETWEEN $start AND $end AND ts_known <= $as_of
                   {"AND source = $source" if source else ""}
                 QUALIFY row_number() OVER (

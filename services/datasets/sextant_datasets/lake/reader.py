@@ -84,17 +84,21 @@ class LakeReader:
             is not None
         )
 
+    def _query(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        """Run ``sql``; retried once when compaction deleted a file DuckDB had already listed
+        (the merged file holding the same rows is in place by then)."""
+        try:
+            return self._cursor().execute(sql, params).fetchall()
+        except duckdb.IOException:
+            return self._cursor().execute(sql, params).fetchall()
+
     def sources(self, symbol: str, interval: str) -> list[str]:
         """Sources that have bars for ``symbol`` at ``interval``, preferred first."""
         if not self._has_files(interval, symbol):
             return []
-        rows = (
-            self._cursor()
-            .execute(
-                "SELECT DISTINCT source FROM read_parquet("
-                f"'{bars_glob(self.root, interval, symbol)}', hive_partitioning = false)"
-            )
-            .fetchall()
+        rows = self._query(
+            "SELECT DISTINCT source FROM read_parquet("
+            f"'{bars_glob(self.root, interval, symbol)}', hive_partitioning = false)"
         )
         return sorted((r[0] for r in rows), key=lambda s: (s == REAL_SOURCES_FIRST, s))
 
@@ -129,20 +133,16 @@ class LakeReader:
             "end": query.end,
             "as_of": query.as_of,
         }
-        return source, self._cursor().execute(sql, params).fetchall()
+        return source, self._query(sql, params)
 
     def catalog(self) -> list[CatalogEntry]:
         """Every (instrument, source, interval) stored, with its time span and row count."""
         if not self._has_files(None, None):
             return []
-        rows = (
-            self._cursor()
-            .execute(
-                f"""SELECT instrument_id, any_value(asset_class), source, interval,
+        rows = self._query(
+            f"""SELECT instrument_id, any_value(asset_class), source, interval,
                        min(ts_event), max(ts_event), count(*)
                 FROM read_parquet('{bars_glob(self.root)}', hive_partitioning = false)
                 GROUP BY instrument_id, source, interval"""
-            )
-            .fetchall()
         )
         return [CatalogEntry(*row) for row in rows]

@@ -97,10 +97,10 @@ class LakeWriter:
         renames = list(
             self._pool.map(lambda run: _write_temp_file(run[0], table.slice(run[1], run[2])), runs)
         )
-        _sync_filesystem(self.root)
+        sync_filesystem(self.root)
         for tmp, final in renames:
             os.replace(tmp, final)
-        _sync_filesystem(self.root)
+        sync_filesystem(self.root)
 
     def _known_keys(self, partition: Partition) -> set[RowKey]:
         known = self._known.get(partition)
@@ -122,7 +122,7 @@ def _write_temp_file(directory: Path, rows: pa.Table) -> tuple[Path, Path]:
     return tmp, directory / name
 
 
-def _sync_filesystem(path: Path) -> None:
+def sync_filesystem(path: Path) -> None:
     """Make every write to the filesystem holding ``path`` durable (syncfs; sync elsewhere)."""
     if _LIBC is None:
         os.sync()
@@ -139,6 +139,13 @@ _LIBC = ctypes.CDLL("libc.so.6", use_errno=True) if sys.platform.startswith("lin
 
 
 def _read_keys(directory: Path) -> set[RowKey]:
+    try:
+        return _read_keys_once(directory)
+    except FileNotFoundError:  # compaction replaced a file between listing and reading
+        return _read_keys_once(directory)
+
+
+def _read_keys_once(directory: Path) -> set[RowKey]:
     files = sorted(directory.glob("*.parquet")) if directory.is_dir() else []
     if not files:
         return set()
