@@ -15,6 +15,7 @@ from .event import (
     Fill,
     InstrumentSpec,
     MakerTaker,
+    MarginCall,
     Order,
     Position,
     Slippage,
@@ -40,12 +41,14 @@ from .metrics import (
 )
 from .options_mechanics import OptionExpiry
 from .results import Trades
+from .rolls import Roll, RollingStrategy
 from .specs import (
     BuyAndHold,
     EmaCross,
     MaCross,
     MeanReversion,
     Momentum,
+    RegimeFiltered,
     SmaCross,
     StrategySpec,
     parse_command,
@@ -75,11 +78,15 @@ __all__ = [
     "InstrumentSpec",
     "MaCross",
     "MakerTaker",
+    "MarginCall",
     "MeanReversion",
     "Momentum",
     "OptionExpiry",
     "Order",
     "Position",
+    "RegimeFiltered",
+    "Roll",
+    "RollingStrategy",
     "Slippage",
     "SmaCross",
     "SmaIndicator",

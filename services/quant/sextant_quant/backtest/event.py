@@ -21,6 +21,19 @@ Execution rules (documented because results depend on them):
 * Futures settle daily: on the first bar of a new UTC day the previous close's variation
   ``qty * multiplier * (close - last settlement)`` moves into cash; equity includes the variation
   since the last settlement.
+* Maintenance margin (futures only): each settlement above is followed by a margin check. When
+  cash (after that variation) is below the total maintenance requirement of the open futures
+  positions, ``sum |qty| * multiplier * last close * maintenance``, where ``maintenance`` is
+  the instrument's ``maintenance_margin`` fraction (default 0.75 x the initial ``margin``; a
+  contract with 0 adds nothing and is never liquidated), a ``MarginCall`` is recorded in
+  ``EventResult.margin_calls`` and whole positions are force-liquidated, the settling contract
+  first and then the other futures in instrument order, until cash covers what is left open or
+  every futures position is closed. Liquidations are market orders at each contract's last
+  close (for the settling contract: the settlement price) with its slippage and commission,
+  stamped on the bar that triggered the settlement and delivered to ``on_fill``; pending orders
+  of a liquidated contract are cancelled. Cash, not equity, is tested, so cash spent on other
+  holdings counts against the futures account. To roll a position from one contract to the
+  next, wrap the strategy in ``rolls.RollingStrategy``.
 * FX pairs (``kind="fx"``, e.g. EURUSD = USD per EUR) trade on margin like futures: quantities
   are units of the base currency, no notional changes hands, and P&L accrues in the quote
   currency. The account currency is USD (``ACCOUNT_CURRENCY``): for USD-quoted pairs (EURUSD) the
@@ -85,7 +98,7 @@ from .options_mechanics import (
     year_fraction,
 )
 from .results import Trades
-from .specs import BuyAndHold, MaCross, MeanReversion, Momentum, StrategySpec
+from .specs import BuyAndHold, MaCross, MeanReversion, Momentum, RegimeFiltered, StrategySpec
 
 NS_PER_DAY = 86_400 * 1_000_000_000
 ACCOUNT_CURRENCY = "USD"
@@ -186,10 +199,12 @@ class InstrumentSpec:
     """How one symbol trades and settles.
 
     ``kind``: "equity" and "crypto" are cash-settled (buying pays the notional); "future" is
-    marked to market daily into cash with a contract ``multiplier`` and an initial ``margin``
-    (fraction of notional). "fx" is a currency pair named base+quote (``"EURUSD"``, ``"USD/JPY"``)
-    with USD on one side, traded on ``margin`` in units of the base currency, its P&L converted
-    to USD (see the module notes). ``lot_size`` is the smallest tradable quantity (0 = any
+    marked to market daily into cash with a contract ``multiplier``, an initial ``margin``
+    (fraction of notional) and a ``maintenance_margin`` (fraction of notional, <= ``margin``;
+    None = 0.75 x ``margin``) checked at each daily settlement (see the module notes). "fx"
+    is a currency pair named base+quote (``"EURUSD"``, ``"USD/JPY"``) with USD on one side,
+    traded on ``margin`` in units of the base currency, its P&L converted to USD (see the
+    module notes). ``lot_size`` is the smallest tradable quantity (0 = any
     fraction; e.g. 1,000 units for FX micro lots).
 
     "option" is a listed option on ``underlying`` (another instrument's symbol), quantities in
@@ -219,6 +234,7 @@ class InstrumentSpec:
     pricing_vol: float | None = None
     rate: float = 0.0
     carry: float | None = None
+    maintenance_margin: float | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in ("equity", "crypto", "future", "fx", "option"):
@@ -228,6 +244,13 @@ class InstrumentSpec:
         check_positive(self.multiplier, "multiplier")
         check_non_negative(self.lot_size, "lot_size")
         check_positive(self.margin, "margin")
+        if self.maintenance_margin is not None:
+            check_non_negative(self.maintenance_margin, "maintenance_margin")
+            if self.maintenance_margin > self.margin:
+                raise BacktestInputError(
+                    f"maintenance_margin must be <= the initial margin {self.margin!r} for "
+                    f"{self.symbol!r}, got {self.maintenance_margin!r}"
+                )
         if self.kind == "fx":
             self.fx_pair  # noqa: B018 - validates the symbol
         if self.kind == "option":
@@ -283,6 +306,14 @@ class InstrumentSpec:
             rate=rate,
             carry=carry,
         )
+
+    @property
+    def maintenance(self) -> float:
+        """Maintenance margin as a fraction of notional: ``maintenance_margin``, or 0.75 x the
+        initial ``margin`` when it is not set (futures only; see the module notes)."""
+        if self.maintenance_margin is None:
+            return 0.75 * self.margin
+        return self.maintenance_margin
 
     @property
     def fx_pair(self) -> tuple[str, str]:
@@ -440,6 +471,11 @@ class _SpecState:
             self.kind = "mr"
         elif isinstance(spec, BuyAndHold):
             self.kind = "bh"
+        elif isinstance(spec, RegimeFiltered):
+            raise BacktestInputError(
+                f"{spec} needs its HMM fitted on a whole sample, so it runs on run_spec "
+                "(vectorized) only; run that, or feed its target_positions to your own Strategy"
+            )
         else:
             raise BacktestInputError(f"unsupported strategy spec {spec!r}")
 
@@ -495,12 +531,28 @@ class _SpecState:
 # --- results -----------------------------------------------------------------------------------
 
 
+class MarginCall(NamedTuple):
+    """A futures margin call at a daily settlement: bar ``bar_index``/``ts`` settled ``symbol``,
+    after which ``cash`` was below ``requirement`` (total maintenance margin of the open futures,
+    cash units); ``liquidated`` lists the contracts closed, in order, and ``cash_after`` is the
+    cash once they were."""
+
+    bar_index: int
+    ts: int
+    symbol: str
+    cash: float
+    requirement: float
+    liquidated: tuple[str, ...]
+    cash_after: float
+
+
 @dataclass(frozen=True)
 class EventResult:
     """An event-driven run: per-bar ``ts``, ``symbol``, ``equity`` and ``cash`` (aligned with the
     merged bar stream), every ``fill``, the round-trip ``trades`` (per symbol, flat to flat) and
     the final ``positions``. ``commission`` is the total paid (cash units). ``expiries`` records
-    every option position settled at expiry (exercised, assigned or expired worthless)."""
+    every option position settled at expiry (exercised, assigned or expired worthless);
+    ``margin_calls`` every futures margin call and its forced liquidations."""
 
     ts: NDArray[np.int64]
     symbols: tuple[str, ...]
@@ -513,6 +565,7 @@ class EventResult:
     init_cash: float
     commission: float
     expiries: list[OptionExpiry] = field(default_factory=list)
+    margin_calls: list[MarginCall] = field(default_factory=list)
 
     @property
     def final_value(self) -> float:
@@ -743,6 +796,8 @@ class _Engine:
         self.expired = [False] * len(specs)
         self.expiries: list[OptionExpiry] = []
         self.next_expiry_index = 0  # first bar with ts >= the next live expiry
+        self.margin_calls: list[MarginCall] = []
+        self.futures_ids = [k for k, s in enumerate(specs) if s.kind == "future"]
         self._update_next_expiry()
 
     def symbol_id(self, symbol: str) -> int:
@@ -804,6 +859,7 @@ class _Engine:
                 if day != day_of[k]:
                     if day_of[k] >= 0:
                         self._settle(k)
+                        self._check_margin(i, k)
                     day_of[k] = day
             last_px[k] = c
             ctx.bar_index = i
@@ -843,6 +899,7 @@ class _Engine:
             init_cash=self.init_cash,
             commission=self.commission_paid,
             expiries=self.expiries,
+            margin_calls=self.margin_calls,
         )
 
     def _accept(self, i: int, k_bar: int, orders: list[Order]) -> None:
@@ -994,6 +1051,38 @@ class _Engine:
             self.cash += pos.qty * self.specs[k].multiplier * (settle - pos.settle_price)
         pos.settle_price = settle
         self.marks[k] = 0.0
+
+    def _maintenance_requirement(self) -> float:
+        total = 0.0
+        for j in self.futures_ids:
+            q = self.positions[j].qty
+            if q:
+                spec = self.specs[j]
+                total += abs(q) * spec.multiplier * self.last_px[j] * spec.maintenance
+        return total
+
+    def _check_margin(self, i: int, k: int) -> None:
+        """Margin call after settling contract ``k``: liquidate whole futures positions (``k``
+        first, then instrument order) at their last close until cash covers the maintenance
+        requirement of what stays open."""
+        requirement = self._maintenance_requirement()
+        cash = self.cash
+        if requirement <= 0.0 or cash >= requirement:
+            return
+        closed = []
+        for j in [k, *(j for j in self.futures_ids if j != k)]:
+            if self.cash >= self._maintenance_requirement():
+                break
+            q = self.positions[j].qty
+            if q and self.specs[j].maintenance > 0.0:
+                self.cancel(j)
+                self._fill(i, j, -q, self.last_px[j], False)
+                closed.append(self.symbols[j])
+        self.margin_calls.append(
+            MarginCall(
+                i, int(self.ts[i]), self.symbols[k], cash, requirement, tuple(closed), self.cash
+            )
+        )
 
     def _execute(self, i: int, k: int, order: Order, ref: float, *, maker: bool) -> None:
         pos = self.positions[k]

@@ -12,7 +12,9 @@ The command-bar text form (``parse_spec`` / ``parse_command``):
 * ``MR(20,2,0.5)``: mean reversion, window 20, enter at |z| >= 2, exit at |z| <= 0.5.
 * ``BH`` or ``BUYHOLD``: buy and hold.
 
-A trailing ``/LS`` (``50SMA.200EMA/LS``) allows shorts.
+A trailing ``/LS`` (``50SMA.200EMA/LS``) allows shorts; a trailing ``/REG``
+(``50SMA.200EMA/REG``, ``MOM(126)/LS/REG``) wraps the strategy in ``RegimeFiltered`` with its
+defaults (3-state HMM, hold only in "bull" and "sideways").
 """
 
 from __future__ import annotations
@@ -203,7 +205,107 @@ class BuyAndHold:
         return "BH"
 
 
-StrategySpec = MaCross | Momentum | MeanReversion | BuyAndHold
+@dataclass(frozen=True)
+class RegimeFiltered:
+    """Hold ``inner``'s target only while the causal HMM regime at each bar is in ``allowed``.
+
+    The regime at bar t is the most probable state of ``sextant_quant.regimes``'
+    ``fit_hmm_regimes(...).filter(returns)``: the forward recursion, which uses returns up to t
+    only, over [simple return, ``vol_window``-bar realized vol] of the close series. Bars before
+    the first full vol window have no regime and are flat. States are named by ascending mean
+    return (``STATE_LABELS[n_states]``, e.g. "bear", "sideways", "bull" for 3).
+
+    Look-ahead: the filter is causal but the HMM *parameters* are estimated on the fit sample.
+    With ``fit_until=None`` that is the whole series, a mild look-ahead in parameters (fine for
+    research, not for an out-of-sample claim). ``fit_until=m`` fits on bars ``[0, m)`` only and
+    filters forward from there, so the position at any bar t >= m - 1 depends on
+    ``close[: t + 1]`` alone (bars before m still use parameters fitted on data up to m - 1).
+
+    ``periods_per_year`` annualizes the realized vol (close arrays carry no dates); ``n_init``
+    and ``seed`` are the EM restarts (deterministic). Runs on ``run_spec`` (vectorized) only:
+    the event engine's ``SpecStrategy`` refuses it because the HMM is fitted on a whole sample,
+    not bar by bar.
+    """
+
+    inner: StrategySpec
+    allowed: tuple[str, ...] = ("bull", "sideways")
+    n_states: int = 3
+    vol_window: int = 21
+    fit_until: int | None = None
+    periods_per_year: float = 252.0
+    n_init: int = 5
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        from sextant_quant.regimes import STATE_LABELS
+
+        if isinstance(self.inner, RegimeFiltered):
+            raise BacktestInputError("RegimeFiltered cannot wrap another RegimeFiltered")
+        if self.n_states not in STATE_LABELS:
+            raise BacktestInputError(f"n_states must be 2, 3 or 4, got {self.n_states!r}")
+        labels = STATE_LABELS[self.n_states]
+        unknown = [a for a in self.allowed if a not in labels]
+        if unknown or not self.allowed:
+            raise BacktestInputError(
+                f"allowed regimes {list(self.allowed)} must be a non-empty subset of "
+                f"{list(labels)} for n_states={self.n_states}"
+            )
+        if self.vol_window < 2:
+            raise BacktestInputError(f"vol_window must be >= 2, got {self.vol_window!r}")
+        if self.fit_until is not None and self.fit_until < 2:
+            raise BacktestInputError(f"fit_until must be >= 2 bars, got {self.fit_until!r}")
+
+    @property
+    def allow_short(self) -> bool:
+        """Whether the inner strategy may go short."""
+        return self.inner.allow_short
+
+    @property
+    def warmup(self) -> int:
+        """Bars before the first possible signal (inner warm-up or the vol window)."""
+        return max(self.inner.warmup, self.vol_window)
+
+    def regimes(self, close: ArrayLike) -> NDArray[np.object_]:
+        """Filtered regime label per bar ("" where there is none yet: the first ``vol_window``
+        bars). Raises ``BacktestInputError`` when the fit sample is too short for the HMM."""
+        import pandas as pd
+
+        from sextant_quant.regimes import fit_hmm_regimes
+
+        px = check_prices(close)
+        n = px.shape[0]
+        returns = pd.Series(px[1:] / px[:-1] - 1.0, index=pd.RangeIndex(1, n))
+        sample = returns if self.fit_until is None else returns.iloc[: max(self.fit_until - 1, 0)]
+        try:
+            model = fit_hmm_regimes(
+                sample,
+                self.n_states,
+                vol_window=self.vol_window,
+                periods_per_year=self.periods_per_year,
+                n_init=self.n_init,
+                seed=self.seed,
+            )
+        except ValueError as exc:
+            raise BacktestInputError(
+                f"regime filter cannot fit its HMM on {len(sample)} returns: {exc}"
+            ) from exc
+        states = model.filter(returns).states
+        out = np.full(n, "", dtype=object)
+        out[states.index.to_numpy()] = states.astype(str).to_numpy()
+        return out
+
+    def target_positions(self, close: ArrayLike) -> Int8Array:
+        """The inner targets where the bar's filtered regime is allowed, 0 elsewhere."""
+        px = check_prices(close)
+        inner = self.inner.target_positions(px)
+        allowed = np.isin(self.regimes(px), list(self.allowed))
+        return np.where(allowed, inner, 0).astype(np.int8)
+
+    def __str__(self) -> str:
+        return f"{self.inner}/REG"
+
+
+StrategySpec = MaCross | Momentum | MeanReversion | BuyAndHold | RegimeFiltered
 
 
 def _hold_between(entries: NDArray[np.bool_], exits: NDArray[np.bool_], off: int) -> Int8Array:
@@ -269,13 +371,17 @@ def parse_spec(text: str) -> StrategySpec:
     raw = text.strip().upper()
     if not raw:
         raise BacktestInputError("empty strategy: expected e.g. '50SMA.200EMA', 'MOM(126)' or 'BH'")
-    allow_short = False
-    if raw.endswith("/LS"):
-        allow_short, raw = True, raw[:-3]
-    elif "/" in raw:
-        raise BacktestInputError(
-            f"unknown modifier {raw[raw.index('/') :]!r}; only '/LS' is allowed"
-        )
+    raw, *modifiers = raw.split("/")
+    for mod in modifiers:
+        if mod not in ("LS", "REG") or modifiers.count(mod) > 1:
+            raise BacktestInputError(
+                f"bad modifier '/{mod}' in {text.strip()!r}; allowed once each: '/LS', '/REG'"
+            )
+    inner = _parse_plain(raw, text, "LS" in modifiers)
+    return RegimeFiltered(inner) if "REG" in modifiers else inner
+
+
+def _parse_plain(raw: str, text: str, allow_short: bool) -> StrategySpec:
     if raw in ("BH", "BUYHOLD", "BUY&HOLD"):
         if allow_short:
             raise BacktestInputError("'/LS' does not apply to buy-and-hold")
