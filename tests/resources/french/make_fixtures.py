@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from arch.data import sp500
+
 from sextant_quant.factors.french import load_shipped_ff3_monthly
 
 HERE = Path(__file__).parent
