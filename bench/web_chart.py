@@ -46,8 +46,9 @@ def main() -> int:
         try:
             url = f"http://127.0.0.1:{ports.gateway}"
             wait_for(
-                lambda: httpx.get(f"{url}/api/v1/bars", params={"symbol": "SPX"}).status_code
-                == 200,
+                lambda: (
+                    httpx.get(f"{url}/api/v1/bars", params={"symbol": "SPX"}).status_code == 200
+                ),
                 60,
                 "SPX history",
             )
