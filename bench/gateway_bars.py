@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -22,9 +20,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sextant_common.broker_launcher import start_broker  # noqa: E402
-from sextant_common.devstack import start_services, stop_services  # noqa: E402
-from tests.support import Ports, service_env, spec, wait_for  # noqa: E402
+from bench._stack import running_stack  # noqa: E402
+from tests.support import wait_for  # noqa: E402
 
 QUERY = "symbol=SPX&start=2008-01-01&end=2008-12-31&interval=1d"
 
@@ -89,45 +86,25 @@ def _client(port: int, path: str, rate: float) -> dict[str, float]:
 
 def main() -> None:
     """Start the stack, load it at 500 and 1,000 requests/s, print the latencies."""
-    broker = start_broker()
-    ports = Ports.allocate()
-    with tempfile.TemporaryDirectory() as tmp:
-        env = {
-            **os.environ,
-            **service_env(
-                broker.bootstrap,
-                Path(tmp),
-                ports,
-                SEXTANT_INGEST_PROVIDERS='["shipped"]',
-                SEXTANT_INGEST_LIVE="false",
-                SEXTANT_LOG_LEVEL="WARNING",
-            ),
+    with running_stack(
+        ("datasets", "quant", "gateway", "ingest"),
+        SEXTANT_INGEST_PROVIDERS='["shipped"]',
+        SEXTANT_INGEST_LIVE="false",
+        SEXTANT_LOG_LEVEL="WARNING",
+    ) as ports:
+        url = f"http://127.0.0.1:{ports.gateway}/api/v1/bars?{QUERY}"
+        wait_for(lambda: httpx.get(url).json().get("count") == 253, 60, "SPX 2008 stored")
+        results = {
+            "gateway": {
+                str(rate): _client(ports.gateway, f"/api/v1/bars?{QUERY}", rate)
+                for rate in (500, 1000)
+            },
+            "datasets_direct": {
+                str(rate): _client(ports.datasets, f"/v1/bars?{QUERY}", rate)
+                for rate in (500, 1000)
+            },
+            "target": "p95 < 5 ms at 1,000 rps through the gateway",
         }
-        services = start_services(
-            [
-                spec(name, getattr(ports, name))
-                for name in ("datasets", "quant", "gateway", "ingest")
-            ],
-            env,
-            sink=lambda _line: None,
-        )
-        try:
-            url = f"http://127.0.0.1:{ports.gateway}/api/v1/bars?{QUERY}"
-            wait_for(lambda: httpx.get(url).json().get("count") == 253, 60, "SPX 2008 stored")
-            results = {
-                "gateway": {
-                    str(rate): _client(ports.gateway, f"/api/v1/bars?{QUERY}", rate)
-                    for rate in (500, 1000)
-                },
-                "datasets_direct": {
-                    str(rate): _client(ports.datasets, f"/v1/bars?{QUERY}", rate)
-                    for rate in (500, 1000)
-                },
-                "target": "p95 < 5 ms at 1,000 rps through the gateway",
-            }
-        finally:
-            stop_services(services)
-            broker.stop()
     print(json.dumps(results))
 
 

@@ -11,10 +11,13 @@ ROOT = BENCH_DIR.parent
 
 
 def main() -> int:
-    """Run each bench/*.py (except this one) from the repository root; return the worst status."""
+    """Run each bench/*.py (except this one and ``_``-prefixed helpers) from the repository root.
+
+    Returns the worst status.
+    """
     status = 0
     for script in sorted(BENCH_DIR.glob("*.py")):
-        if script.name == Path(__file__).name:
+        if script.name == Path(__file__).name or script.name.startswith("_"):
             continue
         print(f"== {script.name}", flush=True)
         status = max(status, subprocess.call([sys.executable, str(script)], cwd=ROOT))

@@ -7,10 +7,8 @@ synthetic in the page). Prints the script's JSON.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import httpx
@@ -18,44 +16,24 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sextant_common.broker_launcher import start_broker  # noqa: E402
-from sextant_common.devstack import start_services, stop_services  # noqa: E402
-from tests.support import Ports, service_env, spec, wait_for  # noqa: E402
+from bench._stack import running_stack  # noqa: E402
+from tests.support import wait_for  # noqa: E402
 
 
 def main() -> int:
     """Run the chart benchmark against a fresh stack; return node's exit status."""
-    broker = start_broker()
-    ports = Ports.allocate()
-    with tempfile.TemporaryDirectory() as tmp:
-        env = {
-            **os.environ,
-            **service_env(
-                broker.bootstrap,
-                Path(tmp),
-                ports,
-                SEXTANT_INGEST_PROVIDERS='["shipped"]',
-                SEXTANT_INGEST_LIVE="false",
-            ),
-        }
-        services = start_services(
-            [spec(name, getattr(ports, name)) for name in ("datasets", "gateway", "ingest")],
-            env,
-            sink=lambda _line: None,
+    with running_stack(
+        ("datasets", "gateway", "ingest"),
+        SEXTANT_INGEST_PROVIDERS='["shipped"]',
+        SEXTANT_INGEST_LIVE="false",
+    ) as ports:
+        url = f"http://127.0.0.1:{ports.gateway}"
+        wait_for(
+            lambda: httpx.get(f"{url}/api/v1/bars", params={"symbol": "SPX"}).status_code == 200,
+            60,
+            "SPX history",
         )
-        try:
-            url = f"http://127.0.0.1:{ports.gateway}"
-            wait_for(
-                lambda: (
-                    httpx.get(f"{url}/api/v1/bars", params={"symbol": "SPX"}).status_code == 200
-                ),
-                60,
-                "SPX history",
-            )
-            return subprocess.call(["node", str(ROOT / "tests/web/chart.bench.mjs"), url])
-        finally:
-            stop_services(services)
-            broker.stop()
+        return subprocess.call(["node", str(ROOT / "tests/web/chart.bench.mjs"), url])
 
 
 if __name__ == "__main__":

@@ -12,25 +12,14 @@
 // Env: SEXTANT_CHROMIUM, SEXTANT_BENCH_SIZES (comma list, default "100000,1000000"),
 //      SEXTANT_BENCH_DPR (deviceScaleFactor, default 1), SEXTANT_BENCH_SCREENSHOTS (dir, optional).
 // Prints one JSON object on stdout; exit 1 on error.
-import { createRequire } from 'node:module';
-import { existsSync, mkdirSync } from 'node:fs';
-import { dirname, resolve, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { baseUrlArg, launchChromium, webRequire } from './browser.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const require = createRequire(resolve(here, '../../web/package.json'));
-
-const baseUrl = (process.argv[2] || process.env.SEXTANT_BASE_URL || '').replace(/\/+$/, '');
+const baseUrl = baseUrlArg();
 const sizes = (process.env.SEXTANT_BENCH_SIZES || '100000,1000000').split(',').map(Number).filter((n) => n > 0);
 const dpr = Number(process.env.SEXTANT_BENCH_DPR || 1);
 const shotDir = process.env.SEXTANT_BENCH_SCREENSHOTS || '';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'];
-
-function chromiumPath() {
-  const cands = [process.env.SEXTANT_CHROMIUM, '/usr/bin/chromium', '/usr/lib/chromium/chromium'].filter(Boolean);
-  for (const p of cands) if (existsSync(p)) return p;
-  throw new Error(`no Chromium found (tried ${cands.join(', ')})`);
-}
 
 if (!baseUrl) {
   console.log(JSON.stringify({ ok: false, reason: 'usage: node tests/web/chart.bench.mjs <baseUrl>' }));
@@ -139,8 +128,8 @@ async function scenario(browser, label, url, waitCandles) {
 
 let browser;
 try {
-  const playwright = require('playwright-core');
-  browser = await playwright.chromium.launch({ executablePath: chromiumPath(), args: ARGS, headless: true });
+  const playwright = webRequire('playwright-core');
+  browser = await launchChromium(playwright, '');
   const results = [];
   results.push(await scenario(browser, 'spx-gateway', `${baseUrl}/?symbol=SPX`, 1000));
   for (const n of sizes) results.push(await scenario(browser, `synthetic-${n}`, `${baseUrl}/?bench=${n}`, n));

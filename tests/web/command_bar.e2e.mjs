@@ -7,61 +7,17 @@
 // Env: SEXTANT_CHROMIUM (default /usr/bin/chromium, then /usr/lib/chromium/chromium),
 //      SEXTANT_SCREENSHOT (optional PNG path of the backtest result), SEXTANT_E2E_TIMEOUT_MS
 //      (default 30000 per wait; the backtest gets 3x, regimes 4x). Prints one JSON line; exit 0 on success, 1 on failure.
-import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { baseUrlArg, fail, launchChromium, loadPlaywright, openSpxPage, report, reportError } from './browser.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const webDir = resolve(here, '../../web');
-const require = createRequire(resolve(webDir, 'package.json'));
+export { CHROMIUM_ARGS } from './browser.mjs';
 
-const baseUrl = (process.argv[2] || process.env.SEXTANT_BASE_URL || '').replace(/\/+$/, '');
+const baseUrl = baseUrlArg();
 const timeout = Number(process.env.SEXTANT_E2E_TIMEOUT_MS || 30000);
 const shot = process.env.SEXTANT_SCREENSHOT || '';
 
-export const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
-function chromiumPath() {
-  const cands = [process.env.SEXTANT_CHROMIUM, '/usr/bin/chromium', '/usr/lib/chromium/chromium'].filter(Boolean);
-  for (const p of cands) if (existsSync(p)) return p;
-  throw new Error(`no Chromium found (tried ${cands.join(', ')}); apt-get install -y chromium or set SEXTANT_CHROMIUM`);
-}
-
-class Failure extends Error {
-  constructor(reason, extra) {
-    super(reason);
-    this.extra = extra;
-  }
-}
-
-/** Abort the run: reported (and the browser closed) by the handler at the bottom. */
-function fail(reason, extra = {}) {
-  throw new Failure(reason, extra);
-}
-
-function report(reason, extra = {}) {
-  console.log(JSON.stringify({ ok: false, reason, ...extra }));
-  process.exit(1);
-}
-
 if (!baseUrl) report('usage: node tests/web/command_bar.e2e.mjs <baseUrl>');
 
-let playwright;
-try {
-  playwright = require('playwright-core');
-} catch (e) {
-  report(`playwright-core not installed in ${webDir}/node_modules (run npm ci in web/): ${e.message}`);
-}
+const playwright = loadPlaywright();
 
 const t0 = Date.now();
 let browser;
@@ -87,15 +43,8 @@ async function waitPanel(page, what, fn, arg, ms = timeout) {
 }
 
 try {
-  browser = await playwright.chromium.launch({ executablePath: chromiumPath(), args: CHROMIUM_ARGS, headless: true });
-  const page = await browser.newPage({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 });
-  page.on('console', (m) => {
-    if (m.type() === 'error') consoleErrors.push(m.text());
-  });
-  page.on('pageerror', (e) => consoleErrors.push(String(e)));
-
-  const resp = await page.goto(`${baseUrl}/?symbol=SPX`, { waitUntil: 'domcontentloaded', timeout });
-  if (!resp || !resp.ok()) fail(`GET ${baseUrl}/ returned ${resp ? resp.status() : 'no response'}`);
+  browser = await launchChromium(playwright);
+  const page = await openSpxPage(browser, baseUrl, { height: 800, timeout, consoleErrors });
   await waitPanel(page, 'SPX chart did not load', () => {
     const el = document.querySelector('#chart');
     return el && el.dataset.symbol === 'SPX' && el.dataset.state === 'ready' && Number(el.dataset.candles) > 0;
@@ -212,11 +161,5 @@ try {
   await browser.close();
   process.exit(0);
 } catch (e) {
-  try {
-    await browser?.close();
-  } catch {
-    /* ignore */
-  }
-  if (e instanceof Failure) report(e.message, e.extra);
-  report(`error: ${e && e.message ? e.message.split('\n')[0] : e}`, { consoleErrors });
+  await reportError(e, browser, consoleErrors);
 }

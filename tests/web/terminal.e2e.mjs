@@ -6,76 +6,25 @@
 // Env: SEXTANT_CHROMIUM (default /usr/bin/chromium, then /usr/lib/chromium/chromium),
 //      SEXTANT_SCREENSHOT (optional PNG path), SEXTANT_E2E_TIMEOUT_MS (default 30000 per wait).
 // Prints one JSON line; exit 0 on success, 1 on failure (with the reason).
-import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { baseUrlArg, fail, launchChromium, loadPlaywright, openSpxPage, report, reportError } from './browser.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const webDir = resolve(here, '../../web');
-const require = createRequire(resolve(webDir, 'package.json'));
+export { CHROMIUM_ARGS } from './browser.mjs';
 
-const baseUrl = (process.argv[2] || process.env.SEXTANT_BASE_URL || '').replace(/\/+$/, '');
+const baseUrl = baseUrlArg();
 const liveSymbol = process.argv[3] || 'BTC-USD';
 const timeout = Number(process.env.SEXTANT_E2E_TIMEOUT_MS || 30000);
 const shot = process.env.SEXTANT_SCREENSHOT || '';
 
-export const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
-function chromiumPath() {
-  const cands = [process.env.SEXTANT_CHROMIUM, '/usr/bin/chromium', '/usr/lib/chromium/chromium'].filter(Boolean);
-  for (const p of cands) if (existsSync(p)) return p;
-  throw new Error(`no Chromium found (tried ${cands.join(', ')}); apt-get install -y chromium or set SEXTANT_CHROMIUM`);
-}
-
-class Failure extends Error {
-  constructor(reason, extra) {
-    super(reason);
-    this.extra = extra;
-  }
-}
-
-/** Abort the run: reported (and the browser closed) by the handler at the bottom. */
-function fail(reason, extra = {}) {
-  throw new Failure(reason, extra);
-}
-
-function report(reason, extra = {}) {
-  console.log(JSON.stringify({ ok: false, reason, ...extra }));
-  process.exit(1);
-}
-
 if (!baseUrl) report('usage: node tests/web/terminal.e2e.mjs <baseUrl> [liveSymbol]');
 
-let playwright;
-try {
-  playwright = require('playwright-core');
-} catch (e) {
-  report(`playwright-core not installed in ${webDir}/node_modules (run npm ci in web/): ${e.message}`);
-}
+const playwright = loadPlaywright();
 
 const t0 = Date.now();
 let browser;
 const consoleErrors = [];
 try {
-  browser = await playwright.chromium.launch({ executablePath: chromiumPath(), args: CHROMIUM_ARGS, headless: true });
-  const page = await browser.newPage({ viewport: { width: 1280, height: 720 }, deviceScaleFactor: 1 });
-  page.on('console', (m) => {
-    if (m.type() === 'error') consoleErrors.push(m.text());
-  });
-  page.on('pageerror', (e) => consoleErrors.push(String(e)));
-
-  const resp = await page.goto(`${baseUrl}/?symbol=SPX`, { waitUntil: 'domcontentloaded', timeout });
-  if (!resp || !resp.ok()) fail(`GET ${baseUrl}/ returned ${resp ? resp.status() : 'no response'}`);
+  browser = await launchChromium(playwright);
+  const page = await openSpxPage(browser, baseUrl, { height: 720, timeout, consoleErrors });
 
   // 1. The SPX history is drawn: >= 5000 candles, from the shipped source.
   try {
@@ -158,11 +107,5 @@ try {
   await browser.close();
   process.exit(0);
 } catch (e) {
-  try {
-    await browser?.close();
-  } catch {
-    /* ignore */
-  }
-  if (e instanceof Failure) report(e.message, e.extra);
-  report(`error: ${e && e.message ? e.message.split('\n')[0] : e}`, { consoleErrors });
+  await reportError(e, browser, consoleErrors);
 }

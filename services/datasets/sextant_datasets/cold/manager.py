@@ -54,7 +54,12 @@ from sextant_datasets.cold.inventory import (
     visible_files,
 )
 from sextant_datasets.lake.layout import BAR_SCHEMA, BARS_DATASET
-from sextant_datasets.lake.reader import REAL_SOURCES_FIRST, UnknownSymbol
+from sextant_datasets.lake.reader import (
+    BAR_COLUMNS,
+    REAL_SOURCES_FIRST,
+    UnknownSymbol,
+    thread_cursor,
+)
 from sextant_datasets.lake.writer import sync_filesystem
 
 BATCH_PARTITIONS = 256
@@ -63,18 +68,7 @@ BATCH_PARTITIONS = 256
 READ_ATTEMPTS = 3
 """A read whose listed file was deleted by compaction before DuckDB opened it is re-listed."""
 
-READ_COLUMNS = (
-    "instrument_id",
-    "ts_event",
-    "open",
-    "high",
-    "low",
-    "close",
-    "volume",
-    "source",
-    "revision",
-    "ts_known",
-)
+READ_COLUMNS = ("instrument_id", *BAR_COLUMNS)
 """Columns of the table :meth:`ColdStorageManager.read` returns."""
 
 
@@ -279,11 +273,7 @@ class ColdStorageManager:
         return _empty_read_table()
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
-        cursor = getattr(self._local, "cursor", None)
-        if cursor is None:
-            cursor = self._local.cursor = self._db.cursor()
-            cursor.execute("SET TimeZone = 'UTC'")
-        return cursor
+        return thread_cursor(self._db, self._local)
 
     # -- stats and integrity ------------------------------------------------------------------
 

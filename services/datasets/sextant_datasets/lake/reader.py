@@ -33,6 +33,17 @@ BAR_COLUMNS = (
 )
 
 
+def thread_cursor(
+    db: duckdb.DuckDBPyConnection, local: threading.local
+) -> duckdb.DuckDBPyConnection:
+    """This thread's cursor on ``db`` (kept in ``local``; created on first use, in UTC)."""
+    cursor: duckdb.DuckDBPyConnection | None = getattr(local, "cursor", None)
+    if cursor is None:
+        cursor = local.cursor = db.cursor()
+        cursor.execute("SET TimeZone = 'UTC'")
+    return cursor
+
+
 class UnknownSymbol(LookupError):
     """No bars at all are stored for the symbol (in the asked interval / source)."""
 
@@ -72,11 +83,7 @@ class LakeReader:
         self._local = threading.local()
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
-        cursor = getattr(self._local, "cursor", None)
-        if cursor is None:
-            cursor = self._local.cursor = self._db.cursor()
-            cursor.execute("SET TimeZone = 'UTC'")
-        return cursor
+        return thread_cursor(self._db, self._local)
 
     def _has_files(self, interval: str | None, symbol: str | None) -> bool:
         return (

@@ -14,7 +14,8 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,12 @@ from sextant_common.logging_setup import configure_logging
 from sextant_ingest.backfill.checkpoint import Checkpoint
 from sextant_ingest.backfill.progress import Progress
 from sextant_ingest.backfill.runner import BackfillSummary, run_backfill
-from sextant_ingest.backfill.sources import MACRO_PREFIX, FetcherSource, SimulatedSource
+from sextant_ingest.backfill.sources import (
+    MACRO_PREFIX,
+    BackfillSource,
+    FetcherSource,
+    SimulatedSource,
+)
 from sextant_ingest.backfill.universe import (
     DEFAULT_UNIVERSE,
     MACRO_SERIES,
@@ -121,33 +127,15 @@ async def backfill(
     checkpoint = Checkpoint(path, job)
     keys = [m.ticker for m in members]
     progress = Progress(len(keys), enabled=not args.quiet)
+    opened: AbstractAsyncContextManager[BackfillSource]
     if args.provider == "simulated":
-        summary = await _simulated(settings, members, start, end, keys, checkpoint, args, progress)
+        opened = _simulated_source(settings, members, start, end)
     else:
         if not args.no_macro:
             keys += [MACRO_PREFIX + series for series in MACRO_SERIES]
-        summary = await _fetched(settings, members, start, end, keys, checkpoint, args, progress)
-    summary.gaps = await datasets_gaps(settings.datasets_url)
-    return summary
-
-
-async def _simulated(
-    settings: IngestSettings,
-    members: Sequence[UniverseMember],
-    start: datetime,
-    end: datetime,
-    keys: list[str],
-    checkpoint: Checkpoint,
-    args: argparse.Namespace,
-    progress: Progress,
-) -> BackfillSummary:
-    partitions = (await ensure_topics(settings))[topics.MD_BARS]
-    broker = build_broker(settings, description="sextant backfill")
-    provider = SimulatedProvider(seed=settings.sim_seed, universe=[m.instrument() for m in members])
-    await broker.start()
-    try:
-        source = SimulatedSource(provider, broker, partitions, start, end)
-        return await run_backfill(
+        opened = _fetched_source(settings, members, start, end)
+    async with opened as source:
+        summary = await run_backfill(
             keys,
             source,
             checkpoint,
@@ -155,20 +143,36 @@ async def _simulated(
             progress=progress,
             pause_s=args.pause,
         )
-    finally:
-        await broker.stop()
+    summary.gaps = await datasets_gaps(settings.datasets_url)
+    return summary
 
 
-async def _fetched(
+@asynccontextmanager
+async def _simulated_source(
     settings: IngestSettings,
     members: Sequence[UniverseMember],
     start: datetime,
     end: datetime,
-    keys: list[str],
-    checkpoint: Checkpoint,
-    args: argparse.Namespace,
-    progress: Progress,
-) -> BackfillSummary:
+) -> AsyncIterator[BackfillSource]:
+    """The simulated model's bars for ``members``, published on a broker open while in use."""
+    partitions = (await ensure_topics(settings))[topics.MD_BARS]
+    broker = build_broker(settings, description="sextant backfill")
+    provider = SimulatedProvider(seed=settings.sim_seed, universe=[m.instrument() for m in members])
+    await broker.start()
+    try:
+        yield SimulatedSource(provider, broker, partitions, start, end)
+    finally:
+        await broker.stop()
+
+
+@asynccontextmanager
+async def _fetched_source(
+    settings: IngestSettings,
+    members: Sequence[UniverseMember],
+    start: datetime,
+    end: datetime,
+) -> AsyncIterator[BackfillSource]:
+    """The real providers' data for ``members`` via the unified fetcher, open while in use."""
     async with (
         KafkaEventPublisher(settings) as publisher,
         UnifiedFetcher(settings, publisher=publisher) as fetcher,
@@ -176,16 +180,8 @@ async def _fetched(
         unavailable = [s.name for s in fetcher.status() if not s.available]
         if unavailable:
             log.info("providers without keys are skipped: %s", ", ".join(unavailable))
-        source = FetcherSource(
+        yield FetcherSource(
             fetcher, start, end, asset_classes={m.ticker: m.asset_class for m in members}
-        )
-        return await run_backfill(
-            keys,
-            source,
-            checkpoint,
-            concurrency=args.concurrency,
-            progress=progress,
-            pause_s=args.pause,
         )
 
 

@@ -12,24 +12,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from sextant_ingest.providers import simulated
 from sextant_ingest.providers.simulated import RawPage, SimulatedQuery
 
 
 def check_page(raw: RawPage) -> None:
     """Raise ``ValueError`` naming the first row that breaks :class:`Bar`'s price rules
     (positive finite prices, high/low bounding open/close, finite non-negative volume)."""
-    prices = np.stack((raw.open, raw.high, raw.low, raw.close))
-    bad = ~np.isfinite(prices).all(axis=0) | (prices <= 0).any(axis=0)
-    bad |= ~np.isfinite(raw.volume) | (raw.volume < 0)
-    bad |= raw.high < np.maximum(raw.open, raw.close)
-    bad |= raw.low > np.minimum(raw.open, raw.close)
-    if bad.any():
-        row = int(np.argmax(bad))
-        raise ValueError(
-            f"invalid bar for {raw.instrument.instrument_id} at {raw.starts[row]} ns: "
-            f"o={raw.open[row]} h={raw.high[row]} l={raw.low[row]} c={raw.close[row]} "
-            f"v={raw.volume[row]}"
-        )
+    simulated.check_page(raw, prefix="", suffix="")
 
 
 def encode_page(plan: SimulatedQuery, raw: RawPage, source: str) -> list[bytes]:

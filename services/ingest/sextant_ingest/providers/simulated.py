@@ -205,7 +205,7 @@ class SimulatedProvider(BarProvider):
         passes the moment it publishes). The page is checked against Bar's rules in one
         vectorized pass, so bars are built without per-bar validation (4x faster).
         """
-        _check_page(raw)
+        check_page(raw)
         step = plan.interval.duration
         instrument = raw.instrument
         rows = zip(
@@ -400,8 +400,17 @@ def _chunks(sessions: cal.Sessions, interval: Interval) -> Iterator[cal.Sessions
         yield cal.Sessions(sessions.days[window], sessions.opens[window], sessions.closes[window])
 
 
-def _check_page(raw: RawPage) -> None:
-    """Raise ``ValueError`` unless every row satisfies :class:`Bar`'s price rules."""
+def check_page(
+    raw: RawPage,
+    *,
+    prefix: str = "simulated model produced an ",
+    suffix: str = " (a model bug: report the seed and query)",
+) -> None:
+    """Raise ``ValueError`` naming the first row that breaks :class:`Bar`'s price rules
+    (positive finite prices, high/low bounding open/close, finite non-negative volume).
+
+    The message is ``{prefix}invalid bar for <id> at <ns> ns: o=.. h=.. l=.. c=.. v=..{suffix}``.
+    """
     prices = np.stack((raw.open, raw.high, raw.low, raw.close))
     bad = ~np.isfinite(prices).all(axis=0) | (prices <= 0).any(axis=0)
     bad |= ~np.isfinite(raw.volume) | (raw.volume < 0)
@@ -410,9 +419,9 @@ def _check_page(raw: RawPage) -> None:
     if bad.any():
         row = int(np.argmax(bad))
         raise ValueError(
-            f"simulated model produced an invalid bar for {raw.instrument.instrument_id} at "
-            f"{raw.starts[row]} ns: o={raw.open[row]} h={raw.high[row]} l={raw.low[row]} "
-            f"c={raw.close[row]} v={raw.volume[row]} (a model bug: report the seed and query)"
+            f"{prefix}invalid bar for {raw.instrument.instrument_id} at {raw.starts[row]} ns: "
+            f"o={raw.open[row]} h={raw.high[row]} l={raw.low[row]} c={raw.close[row]} "
+            f"v={raw.volume[row]}{suffix}"
         )
 
 
