@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+from .. import _checks
 
 FloatArray = NDArray[np.float64]
 
@@ -33,21 +33,12 @@ def check_non_negative(value: float, name: str) -> float:
 
 def check_positive(value: float, name: str) -> float:
     """Return ``value`` as a finite float > 0."""
-    out = check_finite(value, name)
-    if out <= 0.0:
-        raise BacktestInputError(f"{name} must be > 0, got {value!r}")
-    return out
+    return _checks.check_positive(value, name, BacktestInputError)
 
 
 def check_finite(value: float, name: str) -> float:
     """Return ``value`` as a finite float."""
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        raise BacktestInputError(f"{name} must be a number, got {value!r}") from None
-    if not math.isfinite(out):
-        raise BacktestInputError(f"{name} must be finite, got {value!r}")
-    return out
+    return _checks.check_finite(value, name, BacktestInputError)
 
 
 def check_prices(

@@ -7,9 +7,12 @@ offending index, e.g. ``vol must be > 0, got -0.2 at index 17``, so a caller can
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+from .. import _checks
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -24,11 +27,7 @@ class OptionInputError(ValueError):
 
 def as_float(values: ArrayLike, name: str) -> FloatArray:
     """``values`` as a float64 array (no copy when it already is one)."""
-    try:
-        arr: FloatArray = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise OptionInputError(f"{name} must be numeric: {exc}") from None
-    return arr
+    return _checks.as_float_array(values, name, OptionInputError)
 
 
 def where(arr: NDArray[np.generic], bad: BoolArray) -> str:
@@ -87,6 +86,18 @@ def broadcast_shape(fields: Mapping[str, NDArray[np.generic]]) -> tuple[int, ...
             ) from None
         seen.append(name)
     return shape
+
+
+def broadcast_flat(
+    fields: Mapping[str, NDArray[np.generic]],
+) -> tuple[tuple[int, ...], dict[str, NDArray[Any]]]:
+    """The broadcast shape of ``fields`` and each field broadcast to it and flattened to 1-D.
+
+    The flat arrays are broadcast views; reshape copies only inputs that broadcast across several
+    axes.
+    """
+    shape = broadcast_shape(fields)
+    return shape, {name: np.broadcast_to(a, shape).reshape(-1) for name, a in fields.items()}
 
 
 def parse_option_type(option_type: ArrayLike, name: str = "option_type") -> BoolArray:

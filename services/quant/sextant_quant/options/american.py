@@ -15,7 +15,7 @@ from numpy.typing import ArrayLike
 from scipy.special import ndtr
 
 from ._inputs import FloatArray, OptionInputError
-from .bsm import INV_SQRT_2PI, european_terms, validate_inputs
+from .bsm import INV_SQRT_2PI, BsmInputs, european_terms, validate_inputs
 
 TreeMethod = Literal["lr", "crr"]
 
@@ -49,7 +49,7 @@ def baw_price(
     """
     x = validate_inputs(option_type, spot, strike, t, rate, carry, vol)
     phi = np.where(x.is_call, 1.0, -1.0)
-    european = european_terms(x.is_call, x.spot, x.strike, x.t, x.rate, x.carry, x.vol).price
+    european = x.terms().price
     yield_ = x.rate - x.carry  # q
     # Early exercise is never optimal for calls with q <= 0 <= r, nor for puts with r <= 0 <= q.
     early = np.where(x.is_call, (yield_ > 0) | (x.rate < 0), (x.rate > 0) | (yield_ < 0))
@@ -63,32 +63,13 @@ def baw_price(
                 "the Barone-Adesi-Whaley approximation needs rate >= 0 where early exercise can "
                 f"pay, got rate {float(x.rate[j])!r} at index {j}; use binomial_price for these"
             )
-        price[i] = _baw_early(
-            phi[i],
-            x.spot[i],
-            x.strike[i],
-            x.t[i],
-            x.rate[i],
-            x.carry[i],
-            x.vol[i],
-            european[i],
-            tolerance,
-        )
+        price[i] = _baw_early(phi[i], x.take(i), european[i], tolerance)
     return price.reshape(x.shape)
 
 
-def _baw_early(
-    phi: FloatArray,
-    spot: FloatArray,
-    strike: FloatArray,
-    t: FloatArray,
-    rate: FloatArray,
-    carry: FloatArray,
-    vol: FloatArray,
-    european: FloatArray,
-    tolerance: float,
-) -> FloatArray:
-    """BAW price where early exercise can be optimal (``phi`` = +1 call, -1 put)."""
+def _baw_early(phi: FloatArray, x: BsmInputs, european: FloatArray, tolerance: float) -> FloatArray:
+    """BAW price of the options ``x`` where early exercise can be optimal (``phi`` = +1 call)."""
+    spot, strike, t, rate, carry, vol = x.spot, x.strike, x.t, x.rate, x.carry, x.vol
     variance = vol * vol * t
     std = np.sqrt(variance)
     carry_df = np.exp((carry - rate) * t)
@@ -176,18 +157,7 @@ def binomial_price(
     price = np.empty(x.size)
     for start in range(0, x.size, TREE_BLOCK):
         b = slice(start, start + TREE_BLOCK)
-        price[b] = _tree_block(
-            np.where(x.is_call[b], 1.0, -1.0),
-            x.spot[b],
-            x.strike[b],
-            x.t[b],
-            x.rate[b],
-            x.carry[b],
-            x.vol[b],
-            n_steps,
-            method,
-            american,
-        )
+        price[b] = _tree_block(x.take(b), n_steps, method, american)
     return price.reshape(x.shape)
 
 
@@ -231,19 +201,10 @@ def _peizer_pratt(z: FloatArray, n: int) -> FloatArray:
     return out
 
 
-def _tree_block(
-    phi: FloatArray,
-    spot: FloatArray,
-    strike: FloatArray,
-    t: FloatArray,
-    rate: FloatArray,
-    carry: FloatArray,
-    vol: FloatArray,
-    n: int,
-    method: TreeMethod,
-    american: bool,
-) -> FloatArray:
+def _tree_block(x: BsmInputs, n: int, method: TreeMethod, american: bool) -> FloatArray:
     """Backward induction for a block of options, vectorized across options and nodes."""
+    phi = np.where(x.is_call, 1.0, -1.0)
+    spot, strike, t, rate, carry, vol = x.spot, x.strike, x.t, x.rate, x.carry, x.vol
     log_up, log_down, p = _tree_parameters(spot, strike, t, carry, vol, n, method)
     disc = np.exp(-rate * t / n)
     p_up = (disc * p)[:, None]

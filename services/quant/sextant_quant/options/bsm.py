@@ -30,13 +30,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, fields
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 from scipy.special import ndtr
 
 from ._inputs import (
     BoolArray,
     FloatArray,
-    broadcast_shape,
+    broadcast_flat,
     check_finite,
     check_positive,
     parse_option_type,
@@ -93,6 +93,25 @@ class BsmInputs:
         for start in range(0, self.size, BLOCK):
             yield slice(start, start + BLOCK)
 
+    def take(self, index: slice | NDArray[np.intp]) -> BsmInputs:
+        """The inputs at ``index`` (a block slice or an index array), keeping ``shape``."""
+        return BsmInputs(
+            self.is_call[index],
+            self.spot[index],
+            self.strike[index],
+            self.t[index],
+            self.rate[index],
+            self.carry[index],
+            self.vol[index],
+            self.shape,
+        )
+
+    def terms(self) -> EuropeanTerms:
+        """``european_terms`` of these inputs."""
+        return european_terms(
+            self.is_call, self.spot, self.strike, self.t, self.rate, self.carry, self.vol
+        )
+
 
 def validate_inputs(
     option_type: ArrayLike,
@@ -113,9 +132,7 @@ def validate_inputs(
         "carry": check_finite(carry, "carry"),
         "vol": check_positive(vol, "vol"),
     }
-    shape = broadcast_shape(checked)
-    # Broadcast views; reshape copies only inputs that broadcast across several axes.
-    flat = {name: np.broadcast_to(a, shape).reshape(-1) for name, a in checked.items()}
+    shape, flat = broadcast_flat(checked)
     return BsmInputs(
         is_call=flat["option_type"],
         spot=flat["spot"],
@@ -235,9 +252,7 @@ def bsm_price(
     x = validate_inputs(option_type, spot, strike, t, rate, carry, vol)
     price = np.empty(x.size)
     for b in x.blocks():
-        price[b] = european_terms(
-            x.is_call[b], x.spot[b], x.strike[b], x.t[b], x.rate[b], x.carry[b], x.vol[b]
-        ).price
+        price[b] = x.take(b).terms().price
     return price.reshape(x.shape)
 
 
@@ -258,25 +273,14 @@ def bsm_greeks(
     x = validate_inputs(option_type, spot, strike, t, rate, carry, vol)
     out = Greeks(*(np.empty(x.size) for _ in fields(Greeks)))
     for b in x.blocks():
-        _greeks_block(
-            x.is_call[b], x.spot[b], x.strike[b], x.t[b], x.rate[b], x.carry[b], x.vol[b], out, b
-        )
+        _greeks_block(x.take(b), out, b)
     return Greeks(*(getattr(out, f.name).reshape(x.shape) for f in fields(Greeks)))
 
 
-def _greeks_block(
-    is_call: BoolArray,
-    spot: FloatArray,
-    strike: FloatArray,
-    t: FloatArray,
-    rate: FloatArray,
-    carry: FloatArray,
-    vol: FloatArray,
-    out: Greeks,
-    b: slice,
-) -> None:
-    """Fill ``out[b]`` for one block of inputs."""
-    k = european_terms(is_call, spot, strike, t, rate, carry, vol)
+def _greeks_block(x: BsmInputs, out: Greeks, b: slice) -> None:
+    """Fill ``out[b]`` for one block of inputs ``x``."""
+    k = x.terms()
+    spot, t, rate, carry, vol = x.spot, x.t, x.rate, x.carry, x.vol
     phi, d1, d2 = k.phi, k.d1, k.d2
     carry_minus_rate = carry - rate
     pdf = d1 * d1

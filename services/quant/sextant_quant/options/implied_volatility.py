@@ -27,7 +27,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import log_ndtr, ndtr, ndtri
 
-from ._inputs import FloatArray, as_float, broadcast_shape, parse_option_type
+from ._inputs import FloatArray, as_float, broadcast_flat, parse_option_type
 from .bsm import BLOCK, call_minus_put
 
 LOG_SQRT_2PI = 0.9189385332046727  # ln sqrt(2 pi)
@@ -111,8 +111,7 @@ def implied_vol(
         "rate": as_float(rate, "rate"),
         "carry": as_float(carry, "carry"),
     }
-    shape = broadcast_shape(fields)
-    flat = {k: np.broadcast_to(v, shape).reshape(-1) for k, v in fields.items()}
+    shape, flat = broadcast_flat(fields)
     vol, code = _solve(**flat)
     return ImpliedVolResult(
         vol=vol.reshape(shape),

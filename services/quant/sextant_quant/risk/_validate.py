@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+from .. import _checks
 
 FloatArray = NDArray[np.float64]
 
@@ -30,10 +30,7 @@ def check_confidence(confidence: float, name: str = "confidence") -> float:
 
 def check_positive(value: float, name: str) -> float:
     """Return ``value`` as a float that is finite and > 0."""
-    out = check_finite(value, name)
-    if out <= 0.0:
-        raise RiskInputError(f"{name} must be > 0, got {value!r}")
-    return out
+    return _checks.check_positive(value, name, RiskInputError)
 
 
 def check_unit_interval(value: float, name: str) -> float:
@@ -179,21 +176,11 @@ def _is_positive_definite(arr: FloatArray) -> bool:
 
 def check_finite(value: float, name: str) -> float:
     """Return ``value`` as a finite float."""
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        raise RiskInputError(f"{name} must be a number, got {value!r}") from None
-    if not math.isfinite(out):
-        raise RiskInputError(f"{name} must be finite, got {value!r}")
-    return out
+    return _checks.check_finite(value, name, RiskInputError)
 
 
 def _as_float_array(values: ArrayLike, name: str) -> FloatArray:
-    try:
-        arr: FloatArray = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise RiskInputError(f"{name} must be numeric: {exc}") from None
-    return arr
+    return _checks.as_float_array(values, name, RiskInputError)
 
 
 def _reject_non_finite(arr: FloatArray, name: str) -> None:

@@ -161,9 +161,7 @@ def cornish_fisher_var(
     """
     c = check_confidence(confidence)
     h = check_positive(horizon, "horizon")
-    w = check_vector(weights, "weights")
-    sigma_cov = check_cov(cov, w.size, fix_psd=fix_psd)
-    m = np.zeros(w.size) if mean is None else check_vector(mean, "mean", w.size)
+    w, sigma_cov, m = _check_moments(weights, cov, mean, fix_psd=fix_psd)
     s1 = check_finite(skew, "skew")
     k1 = check_finite(excess_kurtosis, "excess_kurtosis")
     mu = h * float(w @ m)
@@ -211,9 +209,7 @@ def simulate_portfolio_returns(
     path by path, not an approximation. Draw order (chi2 first for Student-t, then the normals
     row by row) equals ``rng.standard_normal((paths, n_assets)) @ L.T @ w`` with the same seed.
     """
-    w = check_vector(weights, "weights")
-    sigma_cov = check_cov(cov, w.size, fix_psd=fix_psd)
-    m = np.zeros(w.size) if mean is None else check_vector(mean, "mean", w.size)
+    w, sigma_cov, m = _check_moments(weights, cov, mean, fix_psd=fix_psd)
     h = check_positive(horizon, "horizon")
     n_paths = _check_paths(paths)
     if distribution not in ("normal", "t"):
@@ -368,6 +364,16 @@ def portfolio_var(
             f"monte_carlo_t; got {method!r}"
         )
     return replace(result, details={**result.details, "estimation_obs": float(moments.n_obs)})
+
+
+def _check_moments(
+    weights: ArrayLike, cov: ArrayLike, mean: ArrayLike | None, *, fix_psd: bool
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Checked weights, covariance (matching the weights) and mean (zero when ``None``)."""
+    w = check_vector(weights, "weights")
+    sigma_cov = check_cov(cov, w.size, fix_psd=fix_psd)
+    m = np.zeros(w.size) if mean is None else check_vector(mean, "mean", w.size)
+    return w, sigma_cov, m
 
 
 def _min_tail_sample(confidence: float) -> int:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal, get_type_hints
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from sextant_common.events import INSTRUMENT_ID_PATTERN
 from sextant_quant.api.deps import (
@@ -17,7 +18,6 @@ from sextant_quant.api.deps import (
 )
 from sextant_quant.risk import (
     STANDARD_SHOCKS,
-    AssetClass,
     Portfolio,
     Position,
     covid_2020_03,
@@ -102,24 +102,33 @@ async def value_at_risk(market: MarketDataDep, body: VaRCreate) -> VaRPublic:
     )
 
 
-class PositionCreate(BaseModel):
-    """A position and its sensitivities (see sextant_quant.risk.Position for units)."""
+AssetClassName = Literal["equity", "fixed_income", "option", "fx", "commodity", "cash"]
 
-    model_config = ConfigDict(extra="forbid")
 
-    id: str
-    market_value: float
-    asset_class: Literal["equity", "fixed_income", "option", "fx", "commodity", "cash"]
-    currency: str = "USD"
-    beta: float = 1.0
-    delta: float | None = None
-    gamma: float = 0.0
-    duration: float = 0.0
-    dv01: float | None = None
-    convexity: float = 0.0
-    vega: float = 0.0
-    implied_vol: float = 0.0
-    fx_exposure: float | None = None
+def _position_model() -> type[BaseModel]:
+    """``PositionCreate``: the fields, types and defaults of the ``Position`` dataclass, with
+    ``asset_class`` as its string values, so the request body cannot drift from the dataclass."""
+    hints = get_type_hints(Position)
+    fields: dict[str, Any] = {
+        f.name: (
+            AssetClassName if f.name == "asset_class" else hints[f.name],
+            ... if f.default is dataclasses.MISSING else f.default,
+        )
+        for f in dataclasses.fields(Position)
+    }
+    return create_model(
+        "PositionCreate",
+        __config__=ConfigDict(extra="forbid"),
+        __doc__="A position and its sensitivities (see sextant_quant.risk.Position for units).",
+        __module__=__name__,
+        **fields,
+    )
+
+
+if TYPE_CHECKING:
+    PositionCreate = BaseModel
+else:
+    PositionCreate = _position_model()
 
 
 class StressCreate(BaseModel):
@@ -148,10 +157,8 @@ async def stress(market: MarketDataDep, body: StressCreate) -> list[ScenarioPubl
     spx = await closes_or_http_error(market, "SPX", "2008-09-01", "2008-10-31")
     portfolio = await compute_or_422(
         lambda: Portfolio(
-            tuple(
-                Position(**{**p.model_dump(), "asset_class": AssetClass(p.asset_class)})
-                for p in body.positions
-            ),
+            # Position.__post_init__ turns the asset_class string into an AssetClass.
+            tuple(Position(**p.model_dump()) for p in body.positions),
             base_currency=body.base_currency,
         ),
         "positions",
