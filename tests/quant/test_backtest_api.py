@@ -108,3 +108,32 @@ def test_a_parameter_sweep_job_returns_the_grid(stack: Stack) -> None:
     )
     assert no_pair.status_code == 422
     assert "fast < slow" in no_pair.text
+
+
+def test_event_engine_through_the_api_matches_the_vectorized_one(stack: Stack) -> None:
+    def run(engine: str) -> dict[str, Any]:
+        job = httpx.post(
+            f"{stack.gateway_url}/api/v1/backtests",
+            json={"symbol": "SPX", "strategy": "50SMA.200EMA", "fees": 0.001, "engine": engine},
+        ).json()
+        final: dict[str, Any] = wait_for(
+            lambda: (
+                (e := httpx.get(f"{stack.gateway_url}/api/v1/backtests/{job['job_id']}").json())[
+                    "status"
+                ]
+                in ("succeeded", "failed")
+                and e
+            ),
+            90,
+            f"{engine} backtest",
+        )
+        assert final["status"] == "succeeded", final
+        return dict(final["result"])
+
+    vectorized, event = run("vectorized"), run("event")
+    assert event["engine"].startswith("event-driven")
+    assert event["summary"]["total_return"] == pytest.approx(
+        vectorized["summary"]["total_return"], rel=1e-9
+    )
+    assert [t["entry"] for t in event["trades"]] == [t["entry"] for t in vectorized["trades"]]
+    assert event["summary"]["exposure"] == pytest.approx(vectorized["summary"]["exposure"])

@@ -5,6 +5,8 @@ from __future__ import annotations
 import httpx
 import pandas as pd
 
+OHLCV = ("open", "high", "low", "close", "volume")
+
 
 class MarketDataError(LookupError):
     """The datasets service could not provide the asked history (unknown symbol, bad range)."""
@@ -28,6 +30,13 @@ class MarketData:
 
         Raises :class:`MarketDataError` with the datasets service's status and detail.
         """
+        close: pd.Series = (await self.ohlcv(symbol, start, end))["close"].rename(symbol)
+        return close
+
+    async def ohlcv(
+        self, symbol: str, start: str | None = None, end: str | None = None
+    ) -> pd.DataFrame:
+        """Daily open/high/low/close/volume of ``symbol`` indexed by date (naive, UTC)."""
         params = {"symbol": symbol, "interval": "1d"}
         params.update({k: v for k, v in (("start", start), ("end", end)) if v})
         response = await self._client.get("/v1/bars", params=params)
@@ -36,4 +45,8 @@ class MarketData:
             raise MarketDataError(response.status_code, body.get("detail", body))
         bars = body["bars"]
         index = pd.DatetimeIndex([bar["ts_event"] for bar in bars], name="date").tz_localize(None)
-        return pd.Series([bar["close"] for bar in bars], index=index, name=symbol, dtype=float)
+        return pd.DataFrame(
+            {field: [bar[field] for bar in bars] for field in OHLCV},
+            index=index,
+            dtype=float,
+        )

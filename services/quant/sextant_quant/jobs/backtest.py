@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sextant_common.events import INSTRUMENT_ID_PATTERN
-from sextant_quant.backtest import parse_spec, run_spec, summarize
+from sextant_quant.backtest import (
+    BAR_DTYPE,
+    Commission,
+    Slippage,
+    SpecStrategy,
+    Trades,
+    parse_spec,
+    run_events,
+    run_spec,
+    summarize,
+)
 from sextant_quant.jobs.runner import Handler, Progress
 from sextant_quant.market_data import MarketData, MarketDataError
 
@@ -31,6 +41,9 @@ class BacktestCreate(BaseModel):
     init_cash: float = Field(100_000.0, gt=0)
     fees: float = Field(0.001, ge=0, lt=0.1, description="Fraction of traded value")
     slippage: float = Field(0.0, ge=0, lt=0.1, description="Fraction of price")
+    engine: Literal["vectorized", "event"] = Field(
+        "vectorized", description="event: bar-by-bar orders, fills and ledger (same rules)"
+    )
 
     @field_validator("strategy")
     @classmethod
@@ -50,39 +63,66 @@ def _curve(dates: pd.DatetimeIndex, values: np.ndarray) -> dict[str, list[Any]]:
     }
 
 
+ENGINES = {
+    "vectorized": "vectorized (vectorbt from_signals conventions, fill at signal close)",
+    "event": "event-driven (orders, fills at signal close, commission, slippage, ledger)",
+}
+
+RunOutput = tuple[np.ndarray, np.ndarray, Trades]
+
+
+def _run_vectorized(request: BacktestCreate, bars: pd.DataFrame) -> RunOutput:
+    result = run_spec(
+        bars["close"].to_numpy(),
+        parse_spec(request.strategy),
+        init_cash=request.init_cash,
+        fees=request.fees,
+        slippage=request.slippage,
+    )
+    return result.equity, result.position, result.trades
+
+
+def _run_events(request: BacktestCreate, bars: pd.DataFrame) -> RunOutput:
+    frame = np.zeros(len(bars), dtype=BAR_DTYPE)
+    frame["ts"] = pd.DatetimeIndex(bars.index).as_unit("ns").asi8
+    for field in ("open", "high", "low", "close", "volume"):
+        frame[field] = bars[field].to_numpy()
+    result = run_events(
+        {request.symbol: frame},
+        SpecStrategy(parse_spec(request.strategy)),
+        init_cash=request.init_cash,
+        commission=Commission(percent=request.fees),
+        slippage=Slippage(request.slippage),
+    )
+    delta = np.zeros(len(bars))
+    for fill in result.fills:
+        delta[fill.bar_index] += fill.qty
+    return result.equity, np.cumsum(delta), result.trades[request.symbol]
+
+
 def backtest_handler(market: MarketData) -> Handler:
     """The job handler bound to a market-data client."""
 
     async def run(params: dict[str, Any], progress: Progress) -> dict[str, Any]:
         request = BacktestCreate.model_validate(params)
         try:
-            closes = await market.closes(request.symbol, request.start, request.end)
+            bars = await market.ohlcv(request.symbol, request.start, request.end)
         except MarketDataError as exc:
             raise ValueError(f"symbol: {exc}") from None
-        await progress(0.2, f"{len(closes)} daily bars loaded")
-        spec = parse_spec(request.strategy)
-        prices = closes.to_numpy()
-        result = await asyncio.to_thread(
-            run_spec,
-            prices,
-            spec,
-            init_cash=request.init_cash,
-            fees=request.fees,
-            slippage=request.slippage,
-        )
-        summary = summarize(
-            result.equity, result.position, prices, result.trades, init_cash=request.init_cash
-        )
-        trades = result.trades
-        dates = closes.index
+        await progress(0.2, f"{len(bars)} daily bars loaded")
+        run = _run_events if request.engine == "event" else _run_vectorized
+        equity, position, trades = await asyncio.to_thread(run, request, bars)
+        prices = bars["close"].to_numpy()
+        summary = summarize(equity, position, prices, trades, init_cash=request.init_cash)
+        dates = bars.index
         return {
             "request": request.model_dump(),
-            "engine": "vectorized (vectorbt from_signals conventions, fill at signal close)",
-            "bars": len(closes),
+            "engine": ENGINES[request.engine],
+            "bars": len(bars),
             "start": dates[0].strftime("%Y-%m-%d"),
             "end": dates[-1].strftime("%Y-%m-%d"),
             "summary": dataclasses.asdict(summary),
-            "equity": _curve(dates, result.equity),
+            "equity": _curve(dates, equity),
             "trades": [
                 {
                     "entry": dates[int(trades.entry_index[i])].strftime("%Y-%m-%d"),
