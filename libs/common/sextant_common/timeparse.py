@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+"""Start of every default range: before any bar Sextant stores."""
+
 
 def parse_bound(value: str, *, field: str, end_of_day: bool = False) -> datetime:
     """Parse a date or datetime into an aware UTC datetime.

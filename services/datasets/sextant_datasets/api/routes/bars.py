@@ -8,24 +8,13 @@ from typing import Annotated
 import orjson
 from fastapi import APIRouter, HTTPException, Query, Response
 
-from sextant_common.http_errors import field_error
+from sextant_common.http_errors import bound_or_422, field_error
 from sextant_common.queries import BarsParams
-from sextant_common.timeparse import parse_bound
+from sextant_common.timeparse import EARLIEST
 from sextant_datasets.api.deps import BarsCacheDep, CatalogDep, ReaderDep
 from sextant_datasets.lake.reader import BAR_COLUMNS, BarsQuery, UnknownSymbol
 
 router = APIRouter(tags=["bars"])
-
-EARLIEST = "1900-01-01"
-
-
-def _bound(value: str | None, field: str, default: datetime, *, end: bool = False) -> datetime:
-    if value is None:
-        return default
-    try:
-        return parse_bound(value, field=field, end_of_day=end)
-    except ValueError as exc:
-        raise field_error(field, str(exc)) from None
 
 
 @router.get("/v1/bars")
@@ -48,9 +37,9 @@ def get_bars(
     query = BarsQuery(
         symbol=params.symbol,
         interval=params.interval.value,
-        start=_bound(params.start, "start", parse_bound(EARLIEST, field="start")),
-        end=_bound(params.end, "end", now, end=True),
-        as_of=_bound(params.as_of, "as_of", now, end=True),
+        start=bound_or_422(params.start, "start", EARLIEST),
+        end=bound_or_422(params.end, "end", now, end_of_day=True),
+        as_of=bound_or_422(params.as_of, "as_of", now, end_of_day=True),
         source=params.source,
     )
     if query.end < query.start:

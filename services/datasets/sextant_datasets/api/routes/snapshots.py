@@ -21,8 +21,8 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Res
 from pydantic import BaseModel, ConfigDict, Field
 
 from sextant_common.events import INSTRUMENT_ID_PATTERN, Interval
-from sextant_common.http_errors import field_error
-from sextant_common.timeparse import parse_bound
+from sextant_common.http_errors import bound_or_422, field_error
+from sextant_common.timeparse import EARLIEST
 from sextant_datasets.lake.reader import UnknownSymbol
 from sextant_datasets.snapshots import (
     DatasetManager,
@@ -37,9 +37,7 @@ from sextant_datasets.snapshots.model import ID_PATTERN
 
 router = APIRouter(tags=["snapshots"])
 
-EARLIEST = "1900-01-01"
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
-
 _manager_lock = threading.Lock()
 
 
@@ -97,15 +95,6 @@ class DataFormat(StrEnum):
     ARROW = "arrow"
 
 
-def _bound(value: str | None, field: str, default: datetime, *, end: bool = False) -> datetime:
-    if value is None:
-        return default
-    try:
-        return parse_bound(value, field=field, end_of_day=end)
-    except ValueError as exc:
-        raise field_error(field, str(exc), location="body") from None
-
-
 def _tampered(exc: SnapshotTampered) -> HTTPException:
     return HTTPException(
         status_code=409,
@@ -132,9 +121,9 @@ def create_snapshot(manager: ManagerDep, body: SnapshotCreate) -> Snapshot:
     """Freeze the as-of answer to a bars query. Saving rows already stored returns the existing
     snapshot (same id, its original manifest)."""
     now = datetime.now(UTC)
-    start = _bound(body.start, "start", parse_bound(EARLIEST, field="start"))
-    end = _bound(body.end, "end", now, end=True)
-    as_of = _bound(body.as_of, "as_of", now, end=True)
+    start = bound_or_422(body.start, "start", EARLIEST, location="body")
+    end = bound_or_422(body.end, "end", now, end_of_day=True, location="body")
+    as_of = bound_or_422(body.as_of, "as_of", now, end_of_day=True, location="body")
     if end < start:
         raise field_error(
             "end", f"end ({body.end}) is before start ({body.start})", location="body"

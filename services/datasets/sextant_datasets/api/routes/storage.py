@@ -22,8 +22,8 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from sextant_common.events import INSTRUMENT_ID_PATTERN, Interval
-from sextant_common.http_errors import field_error
-from sextant_common.timeparse import parse_bound
+from sextant_common.http_errors import bound_or_422, field_error
+from sextant_common.timeparse import EARLIEST
 from sextant_datasets.cold import ColdStorageManager, CompactionPolicy
 from sextant_datasets.cold.calendars import UnknownCalendar
 from sextant_datasets.lake.reader import UnknownSymbol
@@ -97,10 +97,7 @@ def _require_symbol(manager: ColdStorageManager, scope: ScopeParams) -> None:
 def _date(value: str | None, field: str, *, end: bool = False) -> date | None:
     if value is None:
         return None
-    try:
-        return parse_bound(value, field=field, end_of_day=end).date()
-    except ValueError as exc:
-        raise field_error(field, str(exc)) from None
+    return bound_or_422(value, field, EARLIEST, end_of_day=end).date()
 
 
 @router.get("/stats")
