@@ -14,7 +14,7 @@ from sextant_ingest.publisher import BarPublisher
 
 log = logging.getLogger(__name__)
 
-SHIPPED_HISTORY_START = datetime(1900, 1, 1, tzinfo=UTC)
+FULL_HISTORY_START = datetime(1900, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -27,13 +27,10 @@ class WorkerStatus:
 
 
 def backfill_query(provider: BarProvider, history_days: int, now: datetime) -> BarQuery:
-    """The daily history to backfill: everything for ``shipped``, ``history_days`` otherwise."""
+    """The daily history to backfill: everything for a ``full_history`` provider, else the last
+    ``history_days``."""
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    start = (
-        SHIPPED_HISTORY_START
-        if provider.name == "shipped"
-        else today - timedelta(days=history_days)
-    )
+    start = FULL_HISTORY_START if provider.full_history else today - timedelta(days=history_days)
     return BarQuery(interval=Interval.D1, start=start, end=today)
 
 

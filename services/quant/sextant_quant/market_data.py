@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pandas as pd
 
@@ -32,6 +34,15 @@ class MarketData:
         """
         close: pd.Series = (await self.ohlcv(symbol, start, end))["close"].rename(symbol)
         return close
+
+    async def closes_frame(
+        self, symbols: list[str], start: str | None = None, end: str | None = None
+    ) -> pd.DataFrame:
+        """Daily closes of ``symbols`` on their common dates, one column per symbol."""
+        series = await asyncio.gather(*(self.closes(symbol, start, end) for symbol in symbols))
+        frame = pd.concat(series, axis=1, join="inner")
+        frame.columns = symbols
+        return frame
 
     async def ohlcv(
         self, symbol: str, start: str | None = None, end: str | None = None

@@ -41,6 +41,8 @@ class BarProvider(abc.ABC):
 
     name: str
     """Value put in every Bar's ``source`` field."""
+    full_history: bool = False
+    """Backfill everything the provider has (a small shipped dataset) rather than a window."""
 
     @abc.abstractmethod
     def instruments(self) -> Sequence[Instrument]:

@@ -61,6 +61,7 @@ class ShippedProvider(BarProvider):
     """Daily bars of real indices bundled with ``arch`` (no network, no key)."""
 
     name = "shipped"
+    full_history = True
 
     def __init__(self) -> None:
         self._series = {s.instrument.instrument_id: s for s in SHIPPED_SERIES}

@@ -36,13 +36,12 @@ async def closes_or_http_error(
 async def closes_frame_or_http_error(
     market: MarketData, symbols: list[str], start: str | None, end: str | None
 ) -> pd.DataFrame:
-    """Daily closes of ``symbols`` on their common dates, one column per symbol."""
-    series = await asyncio.gather(
-        *(closes_or_http_error(market, symbol, start, end) for symbol in symbols)
-    )
-    frame = pd.concat(series, axis=1, join="inner")
-    frame.columns = symbols
-    return frame
+    """Daily closes of ``symbols`` on their common dates; the datasets service's 404/422 pass
+    through unchanged."""
+    try:
+        return await market.closes_frame(symbols, start, end)
+    except MarketDataError as exc:
+        raise HTTPException(status_code=exc.status, detail=exc.detail) from None
 
 
 def run_or_422(compute: Callable[[], T], field: str, location: str = "query") -> T:

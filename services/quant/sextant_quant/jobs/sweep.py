@@ -14,7 +14,6 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 import numpy as np
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sextant_common.events import INSTRUMENT_ID_PATTERN
@@ -67,11 +66,9 @@ def sweep_handler(market: MarketData, ray_address: str | None) -> Handler:
     async def run(params: dict[str, Any], progress: Progress) -> dict[str, Any]:
         request = SweepCreate.model_validate(params)
         try:
-            series = [await market.closes(s, request.start, request.end) for s in request.symbols]
+            closes = await market.closes_frame(request.symbols, request.start, request.end)
         except MarketDataError as exc:
             raise ValueError(f"symbols: {exc}") from None
-        closes = pd.concat(series, axis=1, join="inner")
-        closes.columns = request.symbols
         await progress(0.2, f"{len(closes)} common daily bars for {len(request.symbols)} symbols")
         use_ray = bool(ray_address or request.ray)
         if use_ray:
