@@ -3,6 +3,7 @@
 from sextant_common.service import serve
 from sextant_gateway.app import build_app
 from sextant_gateway.settings import GatewaySettings
+from sextant_gateway.ws_protocol import bounded_protocol
 
 if __name__ == "__main__":
     settings = GatewaySettings()
@@ -11,4 +12,7 @@ if __name__ == "__main__":
         lambda: build_app(settings),
         host=settings.gateway_host,
         port=settings.gateway_port,
+        ws=bounded_protocol(settings.ws_send_buffer_bytes),
+        ws_ping_interval=settings.ws_ping_interval_seconds,
+        ws_ping_timeout=settings.ws_ping_timeout_seconds,
     )

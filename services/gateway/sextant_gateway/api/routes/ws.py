@@ -2,6 +2,11 @@
 
 Send ``{"subscribe": ["SPX", "job:<job_id>"]}`` / ``{"unsubscribe": [...]}``; receive
 ``{"type": "bar", "bar": {...}}`` for symbols and ``{"type": "job", "event": {...}}`` for jobs.
+
+A browser always sends ``Origin``: the handshake is refused (HTTP 403) unless it is the
+gateway's own origin (the ``Host`` the browser connected to) or one of ``SEXTANT_CORS_ORIGINS``,
+so a page on another site cannot subscribe on a visitor's behalf. Clients that are not browsers
+send no ``Origin`` and are let through.
 """
 
 from __future__ import annotations
@@ -12,11 +17,17 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from prometheus_client import Counter
 
 from sextant_gateway.api.deps import hub_of
 from sextant_gateway.hub import Client, LiveHub
+from sextant_gateway.ws_protocol import connection_of
 
 router = APIRouter()
+
+WS_REJECTED = Counter(
+    "sextant_ws_origin_rejected_total", "WebSocket handshakes refused for their Origin"
+)
 
 
 def _parse_command(text: str, max_symbols: int) -> tuple[str, list[str]]:
@@ -39,13 +50,31 @@ def _parse_command(text: str, max_symbols: int) -> tuple[str, list[str]]:
     return action, symbols
 
 
+def origin_allowed(origin: str | None, host: str | None, allowed: list[str]) -> bool:
+    """Whether a handshake's ``Origin`` may connect: absent (not a browser), the page's own
+    origin (same scheme-less host and port as ``Host``), or listed in ``allowed``."""
+    if origin is None:
+        return True
+    if origin in allowed:
+        return True
+    _scheme, sep, authority = origin.partition("://")
+    return bool(sep) and host is not None and authority.lower() == host.lower()
+
+
 @router.websocket("/ws")
 async def live_bars(websocket: WebSocket) -> None:
     """Stream live bars of the subscribed symbols as ``{"type": "bar", "bar": {...}}``."""
+    settings = websocket.app.state.settings
+    if not origin_allowed(
+        websocket.headers.get("origin"), websocket.headers.get("host"), settings.cors_origins
+    ):
+        WS_REJECTED.inc()
+        await websocket.close(code=1008, reason="origin not allowed")  # before accept: 403
+        return
     hub: LiveHub = hub_of(websocket.app.state)
-    max_symbols: int = websocket.app.state.settings.ws_max_symbols
+    max_symbols: int = settings.ws_max_symbols
     await websocket.accept()
-    client = hub.connect(websocket)
+    client = hub.connect(websocket, connection_of(websocket.scope))
     reader = asyncio.create_task(_read_commands(websocket, client, hub, max_symbols))
     try:
         # Ends when the peer leaves (reader) or the writer fails / is cancelled as too slow.
@@ -59,7 +88,7 @@ async def live_bars(websocket: WebSocket) -> None:
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await reader
         if not client.closing:
-            await client.close()
+            await client.close(1000, "", hub.close_grace_s)
 
 
 async def _read_commands(
