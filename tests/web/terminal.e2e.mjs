@@ -86,6 +86,26 @@ try {
   const status = await page.textContent('#status');
   if (shot) await page.screenshot({ path: shot.replace(/(\.png)?$/i, '-live.png') });
 
+  // 4. An unknown symbol: the 404 is shown and the status never claims LIVE for it.
+  const unknown = 'NOSUCH1';
+  await page.goto(`${baseUrl}/?symbol=${unknown}`);
+  try {
+    await page.waitForFunction(
+      (sym) => {
+        const el = document.querySelector('#chart');
+        return el && el.dataset.symbol === sym && el.dataset.state === 'error' && (el.dataset.error || '').includes('404');
+      },
+      unknown,
+      { timeout, polling: 100 },
+    );
+  } catch {
+    const attrs = await page.evaluate(() => ({ ...document.querySelector('#chart')?.dataset }));
+    fail(`no 404 shown for ${unknown}`, { attrs, consoleErrors });
+  }
+  await page.waitForTimeout(1500); // the live connection is up and the status re-rendered
+  const unknownStatus = await page.textContent('#status');
+  if (unknownStatus.includes('LIVE')) fail(`status claims LIVE for unknown ${unknown}`, { unknownStatus });
+
   console.log(
     JSON.stringify({
       ok: true,
@@ -100,6 +120,7 @@ try {
       liveBadge,
       liveUpdates: Number(after.liveUpdates),
       status,
+      unknownStatus,
       consoleErrors,
       elapsed: (Date.now() - t0) / 1000,
     }),

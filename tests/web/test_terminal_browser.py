@@ -35,4 +35,6 @@ def test_chart_draws_shipped_sp500_history_and_a_live_candle(
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["candles"] >= 5031
     assert report["liveUpdates"] >= 1
+    assert "LIVE" not in report["unknownStatus"], report["unknownStatus"]
+    assert "NO DATA" in report["unknownStatus"], report["unknownStatus"]
     assert (tmp_path / "terminal.png").stat().st_size > 10_000

@@ -41,6 +41,8 @@ interface State {
   lastTick: number | null;
   live: LiveStatus | null;
   bench: boolean;
+  /** The symbol's history answered 404: nothing to stream, so never show LIVE for it. */
+  unknown: boolean;
 }
 
 const state: State = {
@@ -59,6 +61,7 @@ const state: State = {
   lastTick: null,
   live: null,
   bench: false,
+  unknown: false,
 };
 
 const chart = new CandleChart(chartEl, { onHover: showReadout });
@@ -164,7 +167,10 @@ function renderStatus(): void {
   if (!st) return;
   let text = '';
   let cls = '';
-  if (st.state === 'live') {
+  if (state.unknown) {
+    cls = 'off';
+    text = `● NO DATA · ${state.symbol ?? ''} unknown`;
+  } else if (st.state === 'live') {
     // Subscribed once the server confirms it, or once a bar for the symbol arrived on this connection.
     const subscribed = !!state.symbol && (st.subscribed.includes(state.symbol) || state.lastTick !== null);
     cls = subscribed ? 'live' : 'connecting';
@@ -234,9 +240,10 @@ async function loadSymbol(symbol: string): Promise<void> {
   url.searchParams.delete('bench');
   history.replaceState(null, '', url);
   document.title = `${symbol} · Sextant`;
-  if (prev !== symbol) {
+  if (prev !== symbol || state.unknown) {
     live?.setSymbols([symbol]);
   }
+  state.unknown = false;
   setAttrs();
   chartEl.classList.add('loading');
   const t0 = performance.now();
@@ -283,6 +290,11 @@ async function loadSymbol(symbol: string): Promise<void> {
     chart.setSeries(null, null);
     chart.renderNow();
     renderBadges();
+    if (e instanceof ApiError && e.status === 404) {
+      state.unknown = true;
+      live?.setSymbols([]);
+    }
+    renderStatus();
     const err = e instanceof ApiError ? (e.status ? `${e.status} · ${e.message}` : e.message) : `error: ${(e as Error).message}`;
     showError(`${symbol}: ${err}`);
     readout.textContent = '';
@@ -478,7 +490,7 @@ function startLive(): void {
     },
   });
   live.start();
-  if (state.symbol) live.setSymbols([state.symbol]);
+  if (state.symbol && !state.unknown) live.setSymbols([state.symbol]);
 }
 
 setInterval(renderStatus, 500);
