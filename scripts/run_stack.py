@@ -1,8 +1,14 @@
 """`make run`: the whole Sextant stack on this machine, one OS process per service.
 
 Starts the embedded Kafka-wire broker (tansu) unless SEXTANT_KAFKA_BOOTSTRAP points at one,
-then datasets, quant, gateway and ingest; waits for each to be healthy, prints the URL and relays
-their logs prefixed by name. Ctrl-C (SIGINT) or SIGTERM stops everything in reverse order.
+then datasets, quant, gateway and ingest; waits for each to be alive (``/health``), then for the
+initial history to be queryable through the gateway before printing "Sextant is up", and relays
+their logs prefixed by name. A service that crashes is restarted with exponential backoff while
+the broker and the other services keep running; it resumes from its committed offsets. Ctrl-C
+(SIGINT) or SIGTERM stops everything in reverse order.
+
+Ports come from SEXTANT_{GATEWAY,DATASETS,QUANT,INGEST}_PORT (8000-8003 by default), so a second
+stack can run next to the first.
 """
 
 from __future__ import annotations
@@ -11,29 +17,60 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 from sextant_common.broker_launcher import start_broker
-from sextant_common.devstack import ServiceSpec, start_services, stop_services
+from sextant_common.devstack import (
+    ServiceSpec,
+    StackUrls,
+    Supervisor,
+    start_services,
+    wait_until_queryable,
+)
 from sextant_common.settings import CommonSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def stack_specs(python: str = sys.executable) -> list[ServiceSpec]:
-    """The services of the embedded stack, in start order, with their health URLs."""
+class StackSettings(CommonSettings):
+    """The ports the services listen on (each service reads its own; the runner needs all)."""
+
+    gateway_port: int = 8000
+    datasets_port: int = 8001
+    quant_port: int = 8002
+    ingest_port: int = 8003
+    stack_ready_timeout_s: float = 300.0
+    """How long `make run` waits for the initial history to be queryable before giving up."""
+
+    def url(self, service: str) -> str:
+        """Base URL of ``service`` on this machine."""
+        port: int = getattr(self, f"{service}_port")
+        return f"http://127.0.0.1:{port}"
+
+
+class Interrupted(Exception):
+    """Ctrl-C or SIGTERM arrived while waiting for the stack."""
+
+
+SERVICES = ("datasets", "quant", "gateway", "ingest")
+"""Start order: each one's dependencies come before it."""
+
+
+def stack_specs(settings: StackSettings, python: str = sys.executable) -> list[ServiceSpec]:
+    """The services of the embedded stack, in start order, with their liveness URLs."""
     return [
-        ServiceSpec("datasets", [python, "-m", "sextant_datasets"], "http://127.0.0.1:8001/health"),
-        ServiceSpec("quant", [python, "-m", "sextant_quant"], "http://127.0.0.1:8002/health"),
-        ServiceSpec("gateway", [python, "-m", "sextant_gateway"], "http://127.0.0.1:8000/health"),
-        ServiceSpec("ingest", [python, "-m", "sextant_ingest"], "http://127.0.0.1:8003/health"),
+        ServiceSpec(name, [python, "-m", f"sextant_{name}"], f"{settings.url(name)}/health")
+        for name in SERVICES
     ]
 
 
 def main() -> int:
     """Run until interrupted; return the exit status."""
-    settings = CommonSettings()
+    settings = StackSettings()
     env = dict(os.environ)
+    for name in ("datasets", "quant", "ingest"):  # where the gateway and quant find the others
+        env.setdefault(f"SEXTANT_{name.upper()}_URL", settings.url(name))
     broker = None
     if not settings.kafka_bootstrap:
         broker = start_broker(log_file=settings.data_dir / "logs" / "broker.log")
@@ -42,25 +79,46 @@ def main() -> int:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    services = []
+
+    def say(line: str) -> None:
+        print(line, flush=True)
+
+    def supervise() -> None:
+        if stop.is_set():
+            raise Interrupted
+        assert supervisor is not None
+        supervisor.poll()
+
+    started = time.monotonic()
+    supervisor: Supervisor | None = None
     try:
-        services = start_services(stack_specs(), env, sink=lambda line: print(line, flush=True))
-        print("[run] Sextant is up: http://127.0.0.1:8000  (Ctrl-C to stop)", flush=True)
-        while not stop.wait(0.5):
-            for service in services:
-                if service.process.poll() is not None:
-                    print(f"[run] {service.spec.name} exited ({service.process.returncode})")
-                    return 1
+        supervisor = Supervisor(start_services(stack_specs(settings), env, sink=say), sink=say)
+        urls = StackUrls(settings.url("ingest"), settings.url("datasets"), settings.url("gateway"))
+        say("[run] services alive; waiting for the initial history to be queryable ...")
+        checked = wait_until_queryable(urls, settings.stack_ready_timeout_s, meanwhile=supervise)
+        say(
+            f"[run] Sextant is up: {urls.gateway}  ({len(checked)} instruments queryable, "
+            f"{time.monotonic() - started:.1f}s; Ctrl-C to stop)"
+        )
+        while not stop.wait(0.2):
+            supervisor.poll()
+            if broker is not None and broker.process.poll() is not None:
+                # In-memory: a new broker would have none of the topics' data or offsets.
+                say(f"[run] the embedded broker exited ({broker.process.returncode}); stopping")
+                return 1
+        return 0
+    except Interrupted:
         return 0
     except RuntimeError as exc:
         print(f"[run] error: {exc}", file=sys.stderr, flush=True)
         return 1
     finally:
-        print("[run] stopping ...", flush=True)
-        stop_services(services)
+        say("[run] stopping ...")
+        if supervisor is not None:
+            supervisor.stop()
         if broker is not None:
             broker.stop()
-        print("[run] stopped", flush=True)
+        say("[run] stopped")
 
 
 if __name__ == "__main__":

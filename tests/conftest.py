@@ -11,7 +11,13 @@ from pathlib import Path
 import pytest
 
 from sextant_common.broker_launcher import start_broker
-from sextant_common.devstack import ServiceProcess, start_services, stop_services
+from sextant_common.devstack import (
+    ServiceProcess,
+    StackUrls,
+    start_services,
+    stop_services,
+    wait_until_queryable,
+)
 from tests.support import Ports, service_env, spec
 
 
@@ -51,10 +57,17 @@ class Stack:
         return f"http://127.0.0.1:{self.ports.datasets}"
 
 
+def _urls(ports: Ports) -> StackUrls:
+    return StackUrls(
+        *(f"http://127.0.0.1:{p}" for p in (ports.ingest, ports.datasets, ports.gateway))
+    )
+
+
 @pytest.fixture(scope="session")
 def full_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Broker + datasets + quant + gateway + ingest (shipped and simulated history, 1 s live bars),
-    started once per session and shared by the end-to-end and browser tests."""
+    started once per session and shared by the end-to-end and browser tests; yielded once the
+    published history is queryable through the gateway."""
     broker = _broker(tmp_path_factory)
     kafka_bootstrap = next(broker)
     data_dir = tmp_path_factory.mktemp("stack")
@@ -83,6 +96,8 @@ def full_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             sink=log.append,
         )
         try:
+            # Like `make run` before "Sextant is up": the published history is queryable.
+            wait_until_queryable(_urls(ports), 180)
             yield Stack(kafka_bootstrap, data_dir, ports, services, log)
         finally:
             stop_services(services)

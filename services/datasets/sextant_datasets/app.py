@@ -9,7 +9,8 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from sextant_common.telemetry import add_health_and_metrics
+from sextant_common import topics
+from sextant_common.telemetry import CaughtUp, add_health_and_metrics
 from sextant_common.versioned_cache import VersionedCache
 from sextant_datasets.api.routes import bars, instruments, snapshots, storage
 from sextant_datasets.catalog import Catalog
@@ -54,7 +55,16 @@ def build_app(settings: DatasetsSettings | None = None) -> FastAPI:
     app.include_router(instruments.router)
     app.include_router(snapshots.router)
     app.include_router(storage.router)
-    add_health_and_metrics(app, "datasets", {"bar_consumer": lambda: sink.running})
+    add_health_and_metrics(
+        app,
+        "datasets",
+        {"bar_consumer": lambda: sink.running},
+        {
+            "lake_caught_up": CaughtUp(
+                settings.require_bootstrap(), topics.MD_BARS, settings.datasets_group
+            )
+        },
+    )
     return app
 
 

@@ -11,7 +11,7 @@ from datetime import timedelta
 import httpx
 from fastapi import FastAPI
 
-from sextant_common.telemetry import add_health_and_metrics
+from sextant_common.telemetry import add_health_and_metrics, http_ok
 from sextant_common.versioned_cache import VersionedCache
 from sextant_gateway.api.routes import backtests, bars, datasets, fetch, instruments, quant, ws
 from sextant_gateway.api.routes.web import mount_web
@@ -61,6 +61,14 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(datasets.router)
     app.include_router(quant.router)
     app.include_router(ws.router)
-    add_health_and_metrics(app, "gateway", {"live_feed": lambda: feed.running})
+    add_health_and_metrics(
+        app,
+        "gateway",
+        {"live_feed": lambda: feed.running},
+        {
+            "datasets": http_ok(f"{settings.datasets_url}/health"),
+            "quant": http_ok(f"{settings.quant_url}/health"),
+        },
+    )
     mount_web(app, settings.web_dist)
     return app

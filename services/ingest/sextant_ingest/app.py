@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from sextant_common import topics
 from sextant_common.bus import build_broker, ensure_topics
-from sextant_common.telemetry import add_health_and_metrics
+from sextant_common.telemetry import PublishedOnce, add_health_and_metrics
 from sextant_ingest.api.routes import fetch
 from sextant_ingest.fetching import KafkaEventPublisher, UnifiedFetcher
 from sextant_ingest.providers.base import BarProvider
@@ -51,7 +51,23 @@ def build_app(settings: IngestSettings | None = None) -> FastAPI:
         assert isinstance(worker_status, WorkerStatus)
         return dataclasses.asdict(worker_status)
 
-    add_health_and_metrics(app, "ingest", {"worker": lambda: not state["failed"]})
+    add_health_and_metrics(
+        app,
+        "ingest",
+        {"worker": lambda: not state["failed"]},
+        {
+            "history_published": PublishedOnce(
+                lambda: getattr(state["status"], "backfill_done", False),
+                settings.require_bootstrap(),
+                topics.MD_BARS,
+                {
+                    "instruments": {
+                        p.name: sorted(i.instrument_id for i in p.instruments()) for p in providers
+                    }
+                },
+            )
+        },
+    )
     return app
 
 

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import httpx
 from fastapi import FastAPI
 
-from sextant_common.telemetry import add_health_and_metrics
+from sextant_common.telemetry import add_health_and_metrics, http_ok
 from sextant_common.versioned_cache import VersionedCache
 from sextant_quant.api.routes import backtests, factors, options, regimes, risk
 from sextant_quant.jobs import backtest, sweep
@@ -59,6 +59,9 @@ def build_app(settings: QuantSettings | None = None) -> FastAPI:
     for module in (factors, regimes, risk, options, backtests):
         app.include_router(module.router)
     add_health_and_metrics(
-        app, "quant", {"job_runner": lambda: "runner" in state and state["runner"].running}
+        app,
+        "quant",
+        {"job_runner": lambda: "runner" in state and state["runner"].running},
+        {"datasets": http_ok(f"{settings.datasets_url}/health")},
     )
     return app
