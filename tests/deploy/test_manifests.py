@@ -39,7 +39,7 @@ COMPOSE_FILE = DEPLOY / "compose.yml"
 K8S_DIR = DEPLOY / "k8s"
 YAMLLINT_CONFIG = DEPLOY / ".yamllint.yaml"
 
-# The contract in the architecture notes: service -> HTTP port of /health and /metrics.
+# The contract in the architecture notes: service -> HTTP port of /health, /ready and /metrics.
 SERVICE_PORTS = {"ingest": 8003, "datasets": 8001, "quant": 8002, "gateway": 8000}
 # The only host ports compose publishes: the public entry point and the dashboards.
 PUBLISHED_PORTS = {"gateway": 8000, "grafana": 3000}
@@ -362,7 +362,7 @@ def test_compose_runs_each_sextant_service_on_its_port(
     assert env[f"SEXTANT_{service.upper()}_HOST"] == "0.0.0.0"  # reachable from other containers
     assert str(env[f"SEXTANT_{service.upper()}_PORT"]) == str(port)
     assert env["SEXTANT_KAFKA_BOOTSTRAP"] == "kafka:9092"
-    assert f"http://127.0.0.1:{port}/health" in " ".join(spec["healthcheck"]["test"])
+    assert f"http://127.0.0.1:{port}/ready" in " ".join(spec["healthcheck"]["test"])
     assert spec["build"]["dockerfile"] == "deploy/Dockerfile"
     assert (COMPOSE_FILE.parent / spec["build"]["context"] / "deploy/Dockerfile").is_file()
 
@@ -503,9 +503,10 @@ def test_k8s_containers_have_probes_limits_and_the_right_command(
     port = SERVICE_PORTS[service]
     container = _container(k8s[("Deployment", service)])
     named = {p.get("name"): p["containerPort"] for p in container["ports"]}
-    for probe in ("readinessProbe", "livenessProbe"):
+    # Liveness restarts the container, readiness only takes it out of the Service's endpoints.
+    for probe, path in (("readinessProbe", "/ready"), ("livenessProbe", "/health")):
         http = container[probe]["httpGet"]
-        assert http["path"] == "/health", probe
+        assert http["path"] == path, probe
         probe_port = http["port"]
         assert (named.get(probe_port) if isinstance(probe_port, str) else probe_port) == port
     resources = container["resources"]
