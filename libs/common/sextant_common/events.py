@@ -7,6 +7,7 @@ ids are strings. Models are frozen: an event never changes after it is built.
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Final
@@ -267,8 +268,37 @@ class JobEvent(Event):
         return self.job_id.encode()
 
 
+class DeadLetterHeader(BaseModel):
+    """One Kafka record header: its name (a string on the wire) and its value, base64."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    value_b64: str
+
+    @property
+    def value(self) -> bytes:
+        """The header's original bytes."""
+        return base64.b64decode(self.value_b64)
+
+
+DLQ_HEADER_PREFIX: Final = "sextant.dlq."
+"""Prefix of the headers a dead letter's record adds to the original ones (topic, partition,
+offset, consumer, error)."""
+
+_DLQ_ERROR_HEADER_CHARS: Final = 1000
+
+
 class DeadLetter(Event):
-    """An event a consumer could not parse or validate, with where it came from and why."""
+    """A record a consumer could not parse, validate or accept, with where it came from and why.
+
+    The original record travels with it byte for byte, each part base64 so any bytes survive
+    JSON: ``raw_b64`` (the value), ``key_b64`` (the key; None when the record had none) and
+    ``headers`` (name and base64 value, in order). The dead letter's own record on ``dlq.v1`` is
+    produced with the original key (:attr:`key`) and the original headers followed by
+    ``sextant.dlq.*`` ones naming the source topic, partition, offset, consumer and the error
+    (:meth:`record_headers`), so a replay tool can re-publish it unchanged.
+    """
 
     TOPIC: ClassVar[str] = topics.DLQ
 
@@ -278,13 +308,25 @@ class DeadLetter(Event):
     consumer: str
     error: str
     raw_b64: str
+    key_b64: str | None = None
+    headers: tuple[DeadLetterHeader, ...] = ()
     ts_failed: UtcDatetime
 
     @classmethod
     def for_record(
-        cls, *, topic: str, partition: int, offset: int, consumer: str, error: str, raw: bytes
+        cls,
+        *,
+        topic: str,
+        partition: int,
+        offset: int,
+        consumer: str,
+        error: str,
+        raw: bytes,
+        key: bytes | None = None,
+        headers: Sequence[tuple[str, bytes]] = (),
     ) -> DeadLetter:
-        """Build a dead letter for a raw record that failed in ``consumer``."""
+        """Build a dead letter for a raw record (value, key, headers) that failed in
+        ``consumer``."""
         return cls(
             topic=topic,
             partition=partition,
@@ -292,6 +334,11 @@ class DeadLetter(Event):
             consumer=consumer,
             error=error[:4000],
             raw_b64=base64.b64encode(raw).decode(),
+            key_b64=None if key is None else base64.b64encode(key).decode(),
+            headers=tuple(
+                DeadLetterHeader(name=name, value_b64=base64.b64encode(value or b"").decode())
+                for name, value in headers
+            ),
             ts_failed=datetime.now(UTC),
         )
 
@@ -299,3 +346,29 @@ class DeadLetter(Event):
     def raw(self) -> bytes:
         """The original message bytes."""
         return base64.b64decode(self.raw_b64)
+
+    @property
+    def key(self) -> bytes | None:
+        """The original record's key, and so the key of the dead letter's own record."""
+        return None if self.key_b64 is None else base64.b64decode(self.key_b64)
+
+    @property
+    def original_headers(self) -> list[tuple[str, bytes]]:
+        """The original record's headers, in order."""
+        return [(h.name, h.value) for h in self.headers]
+
+    def record_headers(self) -> list[tuple[str, bytes]]:
+        """Headers of the dead letter's record on ``dlq.v1``: the original ones, then where it
+        came from and why (``sextant.dlq.topic|partition|offset|consumer|error``, UTF-8; the
+        error cut to 1000 characters, the full text is in the body)."""
+        provenance = {
+            "topic": self.topic,
+            "partition": str(self.partition),
+            "offset": str(self.offset),
+            "consumer": self.consumer,
+            "error": self.error[:_DLQ_ERROR_HEADER_CHARS],
+        }
+        return [
+            *self.original_headers,
+            *((DLQ_HEADER_PREFIX + name, text.encode()) for name, text in provenance.items()),
+        ]

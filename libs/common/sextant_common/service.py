@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 from collections.abc import Callable
 
 import uvicorn
@@ -23,13 +22,14 @@ def serve(
     """Check the broker, then serve ``build_app()`` with uvicorn until SIGINT/SIGTERM.
 
     A missing or unreachable broker ends the process with status 2 and one clear line naming
-    the address, not a traceback.
+    the address, not a traceback. Every line the process prints goes through
+    :func:`~sextant_common.logging_setup.configure_logging` (JSON by default), uvicorn's included.
     """
     configure_logging(settings.log_level, json=settings.log_json)
     try:
         asyncio.run(ensure_topics(settings))
     except (BrokerUnreachable, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        log.error("error: %s", exc)  # one line (JSON when configured), no traceback
         raise SystemExit(2) from None
     uvicorn.run(
         build_app(),

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from sextant_common import topics
 from sextant_common.telemetry import CaughtUp, add_health_and_metrics
 from sextant_common.versioned_cache import VersionedCache
+from sextant_datasets.admission import BarAdmission
 from sextant_datasets.api.routes import bars, instruments, snapshots, storage
 from sextant_datasets.catalog import Catalog
 from sextant_datasets.consumer import BarSink, FlushPolicy
@@ -35,6 +36,7 @@ def build_app(settings: DatasetsSettings | None = None) -> FastAPI:
         flush=FlushPolicy(
             settings.lake_flush_rows, settings.lake_flush_seconds, settings.lake_flush_max_seconds
         ),
+        admission=BarAdmission.build(settings.extra_sources, settings.clock_skew_s),
         on_flush=catalog.invalidate,
     )
 

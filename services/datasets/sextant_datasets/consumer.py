@@ -4,8 +4,10 @@ This loop uses aiokafka directly rather than a FastStream subscriber because dur
 control FastStream does not expose: bars are buffered across fetches, flushed to Parquet when the
 buffer is large or old, and only then are the offsets of exactly those records committed. A crash
 between flush and commit redelivers bars the writer already holds; its natural-key check drops
-them, so the lake ends up with every bar exactly once. Records that fail validation go to
-``dlq.v1`` before their offsets are committed.
+them, so the lake ends up with every bar exactly once. Records that fail validation, and valid
+bars the :class:`~sextant_datasets.admission.BarAdmission` refuses (unregistered source, dated
+in the future), go to ``dlq.v1`` with their original key and headers before their offsets are
+committed.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from aiokafka import (
     AIOKafkaConsumer,
@@ -29,6 +32,7 @@ from pydantic import ValidationError
 
 from sextant_common import topics
 from sextant_common.events import Bar, DeadLetter
+from sextant_datasets.admission import BarAdmission
 from sextant_datasets.lake.writer import LakeWriter
 
 log = logging.getLogger(__name__)
@@ -36,6 +40,9 @@ log = logging.getLogger(__name__)
 BARS_WRITTEN = Counter("sextant_lake_bars_written_total", "Bars appended to the lake")
 BARS_DUPLICATE = Counter("sextant_lake_bars_duplicate_total", "Redelivered bars already stored")
 DEAD_LETTERS = Counter("sextant_dead_letters_total", "Records sent to the DLQ", ["topic"])
+BARS_REFUSED = Counter(
+    "sextant_lake_bars_refused_total", "Valid bars refused (unknown source, future date)"
+)
 FLUSH_SECONDS = Histogram("sextant_lake_flush_seconds", "Time to flush one buffer to Parquet")
 
 
@@ -78,12 +85,14 @@ class BarSink:
         group_id: str,
         writer: LakeWriter,
         flush: FlushPolicy,
+        admission: BarAdmission,
         on_flush: Callable[[], None] = lambda: None,
     ) -> None:
         self._bootstrap = bootstrap
         self._group_id = group_id
         self._writer = writer
         self._flush = flush
+        self._admission = admission
         self._on_flush = on_flush
         self._buffer: list[Bar] = []
         self._offsets: dict[TopicPartition, int] = {}
@@ -122,11 +131,19 @@ class BarSink:
     async def _accept(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
         bars: list[Bar] = []
         dead: list[DeadLetter] = []
+        admit = self._admission.checker(datetime.now(UTC))
         for record in records:
             try:
-                bars.append(Bar.model_validate_json(record.value or b""))
+                bar = Bar.model_validate_json(record.value or b"")
             except (ValidationError, ValueError) as exc:
-                dead.append(_dead_letter(record, self._group_id, exc))
+                dead.append(_dead_letter(record, self._group_id, f"{type(exc).__name__}: {exc}"))
+                continue
+            refusal = admit.refusal(bar)
+            if refusal is None:
+                bars.append(bar)
+            else:
+                BARS_REFUSED.inc()
+                dead.append(_dead_letter(record, self._group_id, f"refused: {refusal}"))
         if dead:
             await self._send_dead_letters(dead)  # before their offsets can be committed
         if bars and self._oldest is None:
@@ -181,7 +198,9 @@ class BarSink:
     async def _send_dead_letters(self, dead: list[DeadLetter]) -> None:
         assert self._producer is not None
         sends = [
-            await self._producer.send(topics.DLQ, letter.to_bytes(), key=letter.topic.encode())
+            await self._producer.send(
+                topics.DLQ, letter.to_bytes(), key=letter.key, headers=letter.record_headers()
+            )
             for letter in dead
         ]
         await asyncio.gather(*sends)
@@ -206,12 +225,14 @@ class _FlushOnRevoke(ConsumerRebalanceListener):
         return None
 
 
-def _dead_letter(record: ConsumerRecord[bytes, bytes], consumer: str, exc: Exception) -> DeadLetter:
+def _dead_letter(record: ConsumerRecord[bytes, bytes], consumer: str, error: str) -> DeadLetter:
     return DeadLetter.for_record(
         topic=record.topic or topics.MD_BARS,
         partition=record.partition or 0,
         offset=record.offset or 0,
         consumer=consumer,
-        error=f"{exc.__class__.__name__}: {exc}",
+        error=error,
         raw=record.value or b"",
+        key=record.key,
+        headers=list(record.headers or ()),
     )

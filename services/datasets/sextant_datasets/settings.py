@@ -20,6 +20,12 @@ class DatasetsSettings(CommonSettings):
     """... or, once the consumer has caught up, when the oldest is this old (seconds) ..."""
     lake_flush_max_seconds: float = 5.0
     """... and never let a bar wait longer than this, even while catching up on a backlog."""
+    extra_sources: list[str] = []
+    """Source names accepted besides ``sextant_common.sources.PROVIDER_SOURCES`` (JSON list),
+    e.g. ``["test"]`` for a test suite's fixtures; bars from any other source are dead-lettered."""
+    clock_skew_s: float = 300.0
+    """How far ahead of this host's clock a producer's clock may run (seconds): a bar may start
+    up to one bar length plus this after now, and be known up to this after now."""
 
     @property
     def lake_dir(self) -> Path:

@@ -1,5 +1,6 @@
 """Cold storage upkeep of the bars lake: compaction, cross-partition reads, stats, integrity
-checks and calendar-aware gap reports. :class:`ColdStorageManager` is the entry point.
+checks and calendar-aware gap reports (missing sessions of daily bars, missing bars of
+intraday ones). :class:`ColdStorageManager` is the entry point.
 
 Layout (see ``lake.layout``): dataset/interval/symbol/year[/month], i.e.
 ``bars/interval=I/symbol=S/year=Y[/month=MM]/*.parquet``. Daily-and-longer bars stop at the
@@ -8,16 +9,18 @@ month. Compaction keeps that layout and only reduces the number of files per par
 """
 
 from sextant_datasets.cold.compaction import CompactionPolicy, CompactionResult
-from sextant_datasets.cold.gaps import Gap, GapReport
+from sextant_datasets.cold.gaps import BarGap, Gap, GapReport, IntradayGapReport
 from sextant_datasets.cold.integrity import IntegrityReport
 from sextant_datasets.cold.manager import ColdStorageManager, StorageStats
 
 __all__ = [
+    "BarGap",
     "ColdStorageManager",
     "CompactionPolicy",
     "CompactionResult",
     "Gap",
     "GapReport",
     "IntegrityReport",
+    "IntradayGapReport",
     "StorageStats",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import warnings
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import exchange_calendars as xcals
 import pandas as pd
@@ -65,13 +65,58 @@ def sessions(name: str, start: date, end: date) -> list[date]:
     The range is clipped to what the calendar covers (1990 to about a year ahead). Raises
     :class:`UnknownCalendar` for a name exchange_calendars does not know.
     """
-    if name not in xcals.get_calendar_names(include_aliases=True):
-        raise UnknownCalendar(
-            f"unknown calendar {name!r}; use an exchange_calendars name such as XNYS, 24/7, 24/5"
-        )
+    _check_name(name)
     calendar = _calendar(name)
     first = max(pd.Timestamp(start), calendar.first_session)
     last = min(pd.Timestamp(end), calendar.last_session)
     if last < first:
         return []
     return [ts.date() for ts in calendar.sessions_in_range(first, last)]
+
+
+FX_SESSION_SHIFT = timedelta(hours=2)
+"""Spot FX's trading day ``D`` runs 22:00 UTC on ``D-1`` to 22:00 UTC on ``D`` (the New York 5 pm
+roll), so its week opens Sunday 22:00; ``24/5`` sessions are moved back by this much intraday."""
+
+
+def session_windows(name: str, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    """Trading hours of calendar ``name`` inside ``[start, end)``: one ``(open, close)`` pair
+    per session (two around a lunch break), sorted, aware UTC, clipped to the range.
+
+    ``24/7`` is one window over the whole range; ``24/5`` follows the FX day (see
+    :data:`FX_SESSION_SHIFT`). Raises :class:`UnknownCalendar` for an unknown name.
+    """
+    if end <= start:
+        return []
+    if name == "24/7":
+        return [(start, end)]
+    _check_name(name)
+    shift = FX_SESSION_SHIFT if name == "24/5" else timedelta(0)
+    calendar = _calendar(name)
+    first = max(pd.Timestamp(start.date() - timedelta(days=1)), calendar.first_session)
+    last = min(pd.Timestamp(end.date() + timedelta(days=1)), calendar.last_session)
+    if last < first:
+        return []
+    schedule = calendar.schedule.loc[first:last]
+    windows: list[tuple[datetime, datetime]] = []
+    for row in schedule.itertuples(index=False):
+        opened, closed = row.open.to_pydatetime() - shift, row.close.to_pydatetime() - shift
+        if pd.notna(row.break_start) and pd.notna(row.break_end):
+            parts = [
+                (opened, row.break_start.to_pydatetime() - shift),
+                (row.break_end.to_pydatetime() - shift, closed),
+            ]
+        else:
+            parts = [(opened, closed)]
+        for lo, hi in parts:
+            lo, hi = max(lo, start), min(hi, end)
+            if lo < hi:
+                windows.append((lo.astimezone(UTC), hi.astimezone(UTC)))
+    return windows
+
+
+def _check_name(name: str) -> None:
+    if name not in xcals.get_calendar_names(include_aliases=True):
+        raise UnknownCalendar(
+            f"unknown calendar {name!r}; use an exchange_calendars name such as XNYS, 24/7, 24/5"
+        )

@@ -28,14 +28,17 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from sextant_common.events import Interval
 from sextant_datasets.cold import calendars
 from sextant_datasets.cold.compaction import (
     CompactionPolicy,
@@ -43,7 +46,12 @@ from sextant_datasets.cold.compaction import (
     PartitionCompaction,
     compact_to_temp,
 )
-from sextant_datasets.cold.gaps import GapReport, build_report
+from sextant_datasets.cold.gaps import (
+    GapReport,
+    IntradayGapReport,
+    build_intraday_report,
+    build_report,
+)
 from sextant_datasets.cold.integrity import IntegrityReport, check_integrity
 from sextant_datasets.cold.inventory import (
     COMPACTED_PREFIX,
@@ -322,31 +330,35 @@ class ColdStorageManager:
         self,
         symbol: str,
         interval: str = "1d",
-        start: date | None = None,
-        end: date | None = None,
+        start: date | datetime | None = None,
+        end: date | datetime | None = None,
         *,
         calendar: str | None = None,
         source: str | None = None,
-    ) -> GapReport:
-        """Sessions of ``calendar`` in [start, end] with no stored bar of ``symbol``.
+        now: datetime | None = None,
+    ) -> GapReport | IntradayGapReport:
+        """Holes in the stored series of ``symbol`` on ``calendar`` over [start, end].
 
-        A session counts as stored when at least one bar of the series starts on that UTC date.
-        ``calendar`` defaults from the stored ``asset_class`` (equity/etf/index: XNYS, crypto:
-        24/7, fx: 24/5); ``source`` defaults as in ``LakeReader.bars``; ``start``/``end`` default
-        to the first/last stored date, so history before the first bar is not a gap.
+        Daily bars: a :class:`GapReport` of sessions without a bar (a session counts as stored
+        when a bar starts on that UTC date). Intraday bars: an :class:`IntradayGapReport` of
+        bars missing inside the sessions, e.g. a 35 s hole in 5 s bars (see
+        :mod:`sextant_datasets.cold.gaps`). ``calendar`` defaults from the stored
+        ``asset_class`` (equity/etf/index: XNYS, crypto: 24/7, fx: 24/5); ``source`` defaults as
+        in ``LakeReader.bars``; ``start``/``end`` (inclusive; dates or aware datetimes, a date
+        ``end`` covering its day) default to the first/last stored bar, so history before the
+        first bar is not a gap, and never reach past ``now`` for intraday bars.
 
         Raises :class:`UnknownSymbol` when nothing is stored for the symbol, interval or source,
         ``calendars.UnknownCalendar`` (a ``ValueError``) for a bad calendar and ``ValueError``
-        when ``end`` is before ``start``.
+        when ``end`` is before ``start`` or an intraday range is too large.
         """
-        if start is not None and end is not None and end < start:
+        if start is not None and end is not None and _day_of(end) < _day_of(start):
             raise ValueError(f"end ({end}) is before start ({start})")
-        if not self.has_symbol(symbol):
-            raise UnknownSymbol(f"unknown symbol {symbol!r}: no bars stored")
-        partitions = scan(self.root, interval=interval, symbol=symbol)
-        files = [str(f.path) for p in partitions for f in p.files]
-        if not files:
-            raise UnknownSymbol(f"no {interval} bars stored for {symbol!r}")
+        files = self._series_files(symbol, interval)
+        if interval != Interval.D1:
+            return self._intraday_gap_report(
+                symbol, interval, files, start, end, calendar, source, now or datetime.now(UTC)
+            )
         rows = (
             self._cursor()
             .execute(
@@ -358,17 +370,12 @@ class ColdStorageManager:
             )
             .fetchall()
         )
-        available = sorted({r[0] for r in rows}, key=lambda s: (s == REAL_SOURCES_FIRST, s))
-        chosen = source or (available[0] if available else None)
-        if chosen is None or chosen not in available:
-            raise UnknownSymbol(
-                f"no {interval} bars for {symbol!r} from source {source!r} "
-                f"(available: {', '.join(available) or 'none'})"
-            )
+        chosen = _choose_source({r[0] for r in rows}, source, symbol, interval)
         days = sorted({r[2] for r in rows if r[0] == chosen})
         asset_class = Counter(r[1] for r in rows if r[0] == chosen).most_common(1)[0][0]
         calendar = calendar or calendars.calendar_for_asset_class(asset_class)
-        first, last = start or days[0], end or days[-1]
+        first = _day_of(start) if start is not None else days[0]
+        last = _day_of(end) if end is not None else days[-1]
         if last < first:
             raise ValueError(f"end ({last}) is before start ({first})")
         return build_report(
@@ -381,6 +388,94 @@ class ColdStorageManager:
             sessions=calendars.sessions(calendar, first, last),
             stored=days,
         )
+
+    def _series_files(self, symbol: str, interval: str) -> list[str]:
+        if not self.has_symbol(symbol):
+            raise UnknownSymbol(f"unknown symbol {symbol!r}: no bars stored")
+        partitions = scan(self.root, interval=interval, symbol=symbol)
+        files = [str(f.path) for p in partitions for f in p.files]
+        if not files:
+            raise UnknownSymbol(f"no {interval} bars stored for {symbol!r}")
+        return files
+
+    def _intraday_gap_report(
+        self,
+        symbol: str,
+        interval: str,
+        files: list[str],
+        start: date | datetime | None,
+        end: date | datetime | None,
+        calendar: str | None,
+        source: str | None,
+        now: datetime,
+    ) -> IntradayGapReport:
+        step = Interval(interval).duration
+        series = {"files": files, "symbol": symbol, "interval": interval}
+        where = "WHERE instrument_id = $symbol AND interval = $interval"
+        cursor = self._cursor()
+        sources = cursor.execute(
+            f"""SELECT source, asset_class, count(*) AS n
+                FROM read_parquet($files, hive_partitioning = false) {where} GROUP BY ALL""",
+            series,
+        ).fetchall()
+        chosen = _choose_source({r[0] for r in sources}, source, symbol, interval)
+        asset_class = max((r for r in sources if r[0] == chosen), key=lambda r: r[2])[1]
+        calendar = calendar or calendars.calendar_for_asset_class(asset_class)
+        stored: npt.NDArray[np.int64] = (
+            cursor.execute(
+                f"""SELECT DISTINCT epoch_ms(ts_event) AS t
+                    FROM read_parquet($files, hive_partitioning = false)
+                    {where} AND source = $source ORDER BY t""",
+                {**series, "source": chosen},
+            )
+            .fetchnumpy()["t"]
+            .astype(np.int64)
+        )
+        first = _from_epoch_ms(int(stored[0])) if start is None else _bound(start)
+        last = _from_epoch_ms(int(stored[-1])) if end is None else _bound(end, end_of_day=True)
+        last = min(last, now - step)  # a bar still forming is not missing yet
+        if last < first:
+            raise ValueError(f"end ({last.isoformat()}) is before start ({first.isoformat()})")
+        return build_intraday_report(
+            symbol=symbol,
+            interval=interval,
+            source=chosen,
+            calendar=calendar,
+            start=first,
+            end=last,
+            step=step,
+            # bars starting at or before ``last`` (epoch ms are floored: +1 ms keeps ``last``)
+            windows=calendars.session_windows(calendar, first, last + timedelta(milliseconds=1)),
+            stored_ms=stored,
+        )
+
+
+def _choose_source(available: set[str], source: str | None, symbol: str, interval: str) -> str:
+    """``source`` when stored, else a real source before ``simulated``; UnknownSymbol if none."""
+    ranked = sorted(available, key=lambda s: (s == REAL_SOURCES_FIRST, s))
+    chosen = source or (ranked[0] if ranked else None)
+    if chosen is None or chosen not in available:
+        raise UnknownSymbol(
+            f"no {interval} bars for {symbol!r} from source {source!r} "
+            f"(available: {', '.join(ranked) or 'none'})"
+        )
+    return chosen
+
+
+def _day_of(moment: date | datetime) -> date:
+    return moment.astimezone(UTC).date() if isinstance(moment, datetime) else moment
+
+
+def _bound(moment: date | datetime, *, end_of_day: bool = False) -> datetime:
+    """An aware UTC datetime; a date is its midnight, or its last microsecond as an end."""
+    if isinstance(moment, datetime):
+        return moment.astimezone(UTC)
+    midnight = datetime(moment.year, moment.month, moment.day, tzinfo=UTC)
+    return midnight + timedelta(days=1, microseconds=-1) if end_of_day else midnight
+
+
+def _from_epoch_ms(ms: int) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)
 
 
 class _DeletionGate:

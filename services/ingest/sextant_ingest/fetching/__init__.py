@@ -5,7 +5,7 @@ retries, coalescing, hot/cold caches, an audit trail and a DLQ for rejected reco
         result = await fetcher.fetch("bars", {"symbol": "AAPL"}, asset_class="equity")
 """
 
-from sextant_ingest.fetching.errors import FetchFailed, NoProvider, RateWaitTooLong
+from sextant_ingest.fetching.errors import FetchFailed, InvalidParams, NoProvider, RateWaitTooLong
 from sextant_ingest.fetching.publish import EventSink, KafkaEventPublisher
 from sextant_ingest.fetching.registry import ProviderRegistry
 from sextant_ingest.fetching.settings import FetchSettings
@@ -20,6 +20,7 @@ __all__ = [
     "FetchFailed",
     "FetchResult",
     "FetchSettings",
+    "InvalidParams",
     "KafkaEventPublisher",
     "NoProvider",
     "ProviderRegistry",

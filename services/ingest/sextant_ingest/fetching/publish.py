@@ -1,8 +1,10 @@
 """Publishing fetched events to their topics, and rejected records to ``dlq.v1``.
 
 One aiokafka producer serves every event model: each record goes to ``type(record).TOPIC`` keyed
-by ``record.key``. aiokafka's default partitioner is Kafka's murmur2, so bars land in the same
-partition as the ingest ``BarPublisher`` puts them and one instrument stays ordered.
+by ``record.key`` (a dead letter: the key its record would have had, with ``sextant.dlq.*``
+headers saying where it was headed and why). aiokafka's default partitioner is Kafka's
+murmur2, so bars land in the same partition as the ingest ``BarPublisher`` puts them and one
+instrument stays ordered.
 """
 
 from __future__ import annotations
@@ -87,7 +89,8 @@ class KafkaEventPublisher:
         if self._producer is None:
             raise RuntimeError("KafkaEventPublisher is not started (use `async with` or start())")
         sends = [
-            await self._producer.send(type(r).TOPIC, r.to_bytes(), key=_key(r)) for r in records
+            await self._producer.send(type(r).TOPIC, r.to_bytes(), key=_key(r), headers=_headers(r))
+            for r in records
         ]
         await asyncio.gather(*sends)
         return len(sends)
@@ -98,15 +101,22 @@ def _key(record: Event) -> bytes | None:
     return key if isinstance(key, bytes) else None
 
 
+def _headers(record: Event) -> list[tuple[str, bytes]] | None:
+    return record.record_headers() if isinstance(record, DeadLetter) else None
+
+
 def dead_letters(
     provider: str,
     dataset: str,
     kind: DataKind,
     rejects: Sequence[Reject],
     scrub: Callable[[bytes], bytes] = lambda raw: raw,
+    *,
+    key: bytes | None = None,
 ) -> list[DeadLetter]:
     """One :class:`DeadLetter` per rejected record: the target topic, partition/offset -1 (it was
-    never on the bus), ``"<provider>/<dataset>: <reason>"`` and the raw record as JSON bytes."""
+    never on the bus), ``"<provider>/<dataset>: <reason>"``, the raw record as JSON bytes and the
+    key its record would have had (the reject's own, else ``key``)."""
     topic = MODEL_OF_KIND[kind].TOPIC
     return [
         DeadLetter.for_record(
@@ -116,6 +126,7 @@ def dead_letters(
             consumer=DLQ_CONSUMER,
             error=f"{provider}/{dataset}: {reject.reason}",
             raw=scrub(_raw_bytes(reject.raw)),
+            key=reject.key.encode() if reject.key is not None else key,
         )
         for reject in rejects
     ]

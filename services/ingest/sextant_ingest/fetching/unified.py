@@ -9,7 +9,9 @@ Fallback rule: the next provider is tried after any failure of the current one, 
 NotFound and NoData (a symbol or range unknown at the primary may exist at the fallback) and a
 ValueError from its ``transform_query`` (its params may differ). When all fail, the error says
 what everyone answered: all NotFound -> ``NotFound``; all NotFound/NoData -> ``NoData``; all
-ValueError -> the primary's ``ValueError``; anything else -> ``FetchFailed`` listing each.
+ValueError -> the primary's ``ValueError``; anything else -> ``FetchFailed`` listing each. A
+provider's query validation error becomes :class:`InvalidParams`, which names the caller's
+parameter (``params.start``) rather than the provider's query class.
 """
 
 from __future__ import annotations
@@ -27,14 +29,19 @@ from typing import Any, Literal
 
 import httpx
 import orjson
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from sextant_common.events import AssetClass, Event
 from sextant_ingest.fetching.audit import AuditLog, public_query
 from sextant_ingest.fetching.cache import HotCache, MemoryCache, RedisCache
 from sextant_ingest.fetching.cold import DatasetsColdLayer
 from sextant_ingest.fetching.credentials import Redactor
-from sextant_ingest.fetching.errors import FetchFailed, NoProvider, RateWaitTooLong
+from sextant_ingest.fetching.errors import (
+    FetchFailed,
+    InvalidParams,
+    NoProvider,
+    RateWaitTooLong,
+)
 from sextant_ingest.fetching.limiter import Clock, RealClock, TokenBucket, retry_delay
 from sextant_ingest.fetching.publish import EventSink, dead_letters
 from sextant_ingest.fetching.registry import AnyFetcher, ProviderEntry, ProviderRegistry
@@ -216,6 +223,9 @@ class UnifiedFetcher:
         for entry, fetcher in candidates:
             try:
                 query = fetcher.transform_query(params)
+            except ValidationError as exc:  # worded with the caller's field names
+                failures.append((entry.name, InvalidParams.from_validation(exc)))
+                continue
             except ValueError as exc:
                 failures.append((entry.name, exc))
                 continue
@@ -524,7 +534,12 @@ class UnifiedFetcher:
             await self.cache.set(item.key, transformed.records, ttl)
         if transformed.rejects and self.publisher is not None:
             letters = dead_letters(
-                name, fetcher.dataset, fetcher.kind, transformed.rejects, self._redact.scrub_bytes
+                name,
+                fetcher.dataset,
+                fetcher.kind,
+                transformed.rejects,
+                self._redact.scrub_bytes,
+                key=_shared_key(transformed.records),
             )
             try:
                 await self.publisher.publish(letters)
@@ -612,6 +627,14 @@ def _as_dict(query: Any) -> dict[str, Any]:
     if isinstance(query, Mapping):
         return orjson.loads(orjson.dumps(dict(query), default=str))
     return {"query": repr(query)}
+
+
+def _shared_key(records: Sequence[Event]) -> bytes | None:
+    """The bus key every record of a response shares (one instrument, one series), if any: the
+    key a rejected record of that response would have had."""
+    keys = {getattr(r, "key", None) for r in records}
+    key = keys.pop() if len(keys) == 1 else None
+    return key if isinstance(key, bytes) else None
 
 
 def _cache_key(provider: str, dataset: str, public: dict[str, Any]) -> str:

@@ -83,7 +83,7 @@ def bar_or_reject(
             ts_known=ts_known,
         )
     except ValidationError as exc:
-        return Reject(validation_reason(exc), raw)
+        return Reject(validation_reason(exc), raw, key=instrument_id)
 
 
 def collect(items: Iterable[R | Reject | None]) -> Transformed[R]:

@@ -35,9 +35,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sextant_common.events import AssetClass, Bar, Interval
+from sextant_common.timeparse import UtcBound, UtcEndBound
 from sextant_ingest.providers._common import KeyedFetcher, bar_or_reject, secret_value
 from sextant_ingest.providers.errors import MalformedResponse, NoData
 from sextant_ingest.providers.fetcher import (
@@ -102,8 +103,8 @@ class CoinGeckoOhlcQuery(BaseModel):
 
     instrument_id: str = Field(pattern=_PAIR.pattern, description="BASE-QUOTE, e.g. BTC-USD")
     interval: Interval
-    start: AwareDatetime
-    end: AwareDatetime
+    start: UtcBound
+    end: UtcEndBound
     coin_id: str | None = Field(None, pattern=r"^[a-z0-9\-]+$")
     days: int = 1
 

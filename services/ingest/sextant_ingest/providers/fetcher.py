@@ -60,6 +60,9 @@ class Reject:
 
     reason: str
     raw: Any
+    key: str | None = None
+    """The bus key its record would have had (e.g. the instrument id), when known: the dead
+    letter's record is keyed by it."""
 
 
 Q = TypeVar("Q", bound=BaseModel)

@@ -32,7 +32,8 @@ from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
-from sextant_common.events import INSTRUMENT_ID_PATTERN, NewsItem, UtcDatetime
+from sextant_common.events import INSTRUMENT_ID_PATTERN, NewsItem
+from sextant_common.timeparse import UtcBound, UtcEndBound
 from sextant_ingest import sentiment
 from sextant_ingest.providers._common import ModelFetcher, require_secret, validation_reason
 from sextant_ingest.providers.errors import (
@@ -90,8 +91,8 @@ class _NewsApiQuery(BaseModel):
 class EverythingQuery(_NewsApiQuery):
     """``/v2/everything``: ``q`` or ``tickers`` (then ``q`` = the tickers joined with OR)."""
 
-    start: UtcDatetime | None = Field(None, description="oldest publish time (NewsAPI 'from')")
-    end: UtcDatetime | None = Field(None, description="newest publish time (NewsAPI 'to')")
+    start: UtcBound | None = Field(None, description="oldest publish time (NewsAPI 'from')")
+    end: UtcEndBound | None = Field(None, description="newest publish time (NewsAPI 'to')")
     language: str = Field("en", pattern=r"^[a-z]{2}$")
     sort_by: Literal["publishedAt", "relevancy", "popularity"] = "publishedAt"
 

@@ -35,9 +35,10 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sextant_common.events import AssetClass, Bar, Interval
+from sextant_common.timeparse import UtcBound, UtcEndBound
 from sextant_ingest.providers._common import KeyedFetcher, bar_or_reject
 from sextant_ingest.providers.errors import MalformedResponse, NoData
 from sextant_ingest.providers.fetcher import (
@@ -100,8 +101,8 @@ class OandaCandlesQuery(BaseModel):
 
     instrument_id: str = Field(pattern=_PAIR.pattern, description="six letters, e.g. EURUSD")
     interval: Interval
-    start: AwareDatetime
-    end: AwareDatetime
+    start: UtcBound
+    end: UtcEndBound
     page_size: int = Field(MAX_PAGE, ge=1, le=MAX_PAGE)
 
     @model_validator(mode="after")

@@ -34,9 +34,10 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sextant_common.events import AssetClass, Bar, Interval
+from sextant_common.timeparse import UtcBound, UtcEndBound
 from sextant_ingest.providers._common import KeyedFetcher, bar_or_reject, collect
 from sextant_ingest.providers.errors import MalformedResponse, NoData
 from sextant_ingest.providers.fetcher import (
@@ -97,8 +98,8 @@ class PolygonAggregatesQuery(BaseModel):
 
     instrument_id: str = Field(min_length=1, max_length=64)
     interval: Interval
-    start: AwareDatetime
-    end: AwareDatetime
+    start: UtcBound
+    end: UtcEndBound
     asset_class: AssetClass | None = None
     adjusted: bool = True
     limit: int = Field(50_000, ge=1, le=50_000)

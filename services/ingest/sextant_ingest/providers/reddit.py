@@ -52,7 +52,8 @@ from typing import Annotated, Any, Literal, TypeVar
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from sextant_common.events import INSTRUMENT_ID_PATTERN, AltSignal, UtcDatetime
+from sextant_common.events import INSTRUMENT_ID_PATTERN, AltSignal
+from sextant_common.timeparse import UtcBound, UtcEndBound
 from sextant_ingest import sentiment
 from sextant_ingest.providers._common import ModelFetcher, require_secret, secret_value
 from sextant_ingest.providers.errors import (
@@ -111,8 +112,8 @@ class _RedditQuery(BaseModel):
     subreddits: tuple[Subreddit, ...] = Field(
         ("wallstreetbets", "stocks", "investing"), min_length=1
     )
-    start: UtcDatetime | None = Field(None, description="oldest post time (inclusive)")
-    end: UtcDatetime | None = Field(None, description="newest post time (exclusive)")
+    start: UtcBound | None = Field(None, description="oldest post time (inclusive)")
+    end: UtcEndBound | None = Field(None, description="newest post time (exclusive)")
     bucket: Literal["1h", "1d"] = "1d"
     max_pages: int = Field(5, ge=1, le=10, description="pages of 100 posts per listing")
     mentions_reference: float = Field(

@@ -27,11 +27,16 @@ _FACTORIES: dict[str, Callable[[IngestSettings], BarProvider]] = {
 }
 
 
+def provider_names() -> list[str]:
+    """Every bar provider :func:`build_provider` knows (each is also its bars' ``source``)."""
+    return sorted(_FACTORIES)
+
+
 def build_provider(name: str, settings: IngestSettings) -> BarProvider:
     """Instantiate the provider called ``name``; the error lists the known names."""
     try:
         return _FACTORIES[name](settings)
     except KeyError:
         raise ValueError(
-            f"unknown provider {name!r} in SEXTANT_INGEST_PROVIDERS (known: {sorted(_FACTORIES)})"
+            f"unknown provider {name!r} in SEXTANT_INGEST_PROVIDERS (known: {provider_names()})"
         ) from None

@@ -32,9 +32,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sextant_common.events import AssetClass, Bar, Interval
+from sextant_common.timeparse import UtcBound, UtcEndBound
 from sextant_ingest.providers._common import KeyedFetcher, bar_or_reject, collect
 from sextant_ingest.providers.errors import MalformedResponse, NoData
 from sextant_ingest.providers.fetcher import (
@@ -69,8 +70,8 @@ class TiingoQuery(BaseModel):
 
     instrument_id: str = Field(min_length=1, max_length=16, pattern=r"^[A-Za-z0-9.\-]+$")
     interval: Interval
-    start: AwareDatetime
-    end: AwareDatetime
+    start: UtcBound
+    end: UtcEndBound
     asset_class: AssetClass = AssetClass.EQUITY
     adjusted: bool = True
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Query, Response
 
 from sextant_common.http_errors import bound_or_422, field_error
 from sextant_common.queries import BarsParams
-from sextant_common.timeparse import EARLIEST
+from sextant_common.timeparse import EARLIEST, clamp_as_of
 from sextant_datasets.api.deps import BarsCacheDep, CatalogDep, ReaderDep
 from sextant_datasets.lake.reader import BAR_COLUMNS, BarsQuery, UnknownSymbol
 
@@ -25,7 +25,9 @@ def get_bars(
     params: Annotated[BarsParams, Query()],
 ) -> Response:
     """Bars of ``symbol`` with start in [start, end], each at its latest revision known at
-    ``as_of``. Without ``source``, a real source is preferred over ``simulated``.
+    ``as_of``. Without ``source``, a real source is preferred over ``simulated``. An ``as_of``
+    in the future is answered as of now: the response's ``as_of`` is now and ``warnings`` says
+    the requested time was clamped.
 
     Without ``as_of`` ("as known now") the answer is served from a cache until the next flush.
     """
@@ -34,12 +36,15 @@ def get_bars(
     if latest_key is not None and (cached := cache.get(latest_key, version)) is not None:
         return Response(cached, media_type="application/json")
     now = datetime.now(UTC)
+    as_of, as_of_warning = clamp_as_of(
+        bound_or_422(params.as_of, "as_of", now, end_of_day=True), now, requested=params.as_of
+    )
     query = BarsQuery(
         symbol=params.symbol,
         interval=params.interval.value,
         start=bound_or_422(params.start, "start", EARLIEST),
         end=bound_or_422(params.end, "end", now, end_of_day=True),
-        as_of=bound_or_422(params.as_of, "as_of", now, end_of_day=True),
+        as_of=as_of,
         source=params.source,
     )
     if query.end < query.start:
@@ -55,6 +60,7 @@ def get_bars(
         "as_of": query.as_of.isoformat().replace("+00:00", "Z"),
         "count": len(rows),
         "bars": [dict(zip(BAR_COLUMNS, row, strict=True)) for row in rows],
+        "warnings": [as_of_warning] if as_of_warning else [],
     }
     payload = orjson.dumps(body)
     if latest_key is not None:

@@ -3,8 +3,9 @@
 - ``GET /v1/storage/stats``: partitions, files, bytes, rows per (dataset, interval, symbol).
 - ``POST /v1/storage/compact``: merge small files (optionally one symbol and/or interval).
 - ``GET /v1/storage/integrity``: readability, schema, sha256 per file, duplicates, misplaced rows.
-- ``GET /v1/storage/gaps``: missing sessions of one series on an exchange calendar; ``ok`` says
-  whether no gap is longer than ``max_gap`` sessions.
+- ``GET /v1/storage/gaps``: holes in one series on an exchange calendar: missing sessions of
+  daily bars, missing bars (inside sessions; every bar on 24/7) of intraday ones; ``ok`` says
+  whether no gap is longer than ``max_gap`` sessions or bars (``unit`` says which).
 
 The manager is ``app.state.cold_storage`` when the app sets one, else it is made on first use
 over the reader's lake root.
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import asdict
-from datetime import date
+from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
@@ -94,10 +95,10 @@ def _require_symbol(manager: ColdStorageManager, scope: ScopeParams) -> None:
         raise HTTPException(404, detail=f"unknown symbol {scope.symbol!r}: no {what} stored")
 
 
-def _date(value: str | None, field: str, *, end: bool = False) -> date | None:
+def _bound(value: str | None, field: str, *, end: bool = False) -> datetime | None:
     if value is None:
         return None
-    return bound_or_422(value, field, EARLIEST, end_of_day=end).date()
+    return bound_or_422(value, field, EARLIEST, end_of_day=end)
 
 
 @router.get("/stats")
@@ -139,18 +140,23 @@ def get_integrity(manager: ColdStorageDep, params: Annotated[IntegrityParams, Qu
 
 @router.get("/gaps")
 def get_gaps(manager: ColdStorageDep, params: Annotated[GapParams, Query()]) -> Response:
-    """Missing sessions of one series on its exchange calendar; ``ok`` when no gap is longer
-    than ``max_gap`` sessions (``max_gap=1``: no gap of more than one trading day)."""
-    start = _date(params.start, "start")
-    end = _date(params.end, "end", end=True)
+    """Holes in one series on its exchange calendar; ``ok`` when no gap is longer than
+    ``max_gap`` (``max_gap=1``: no gap of more than one trading day).
+
+    Daily bars are counted in sessions (``start``/``end`` are dates); intraday bars in bars
+    (``start``/``end`` may be datetimes), each gap naming the hole's start, end and missing
+    bars: a 35 s hole in 5 s bars is a gap of 7 bars even though every day has bars."""
+    start = _bound(params.start, "start")
+    end = _bound(params.end, "end", end=True)
     if start is not None and end is not None and end < start:
         raise field_error("end", f"end ({params.end}) is before start ({params.start})")
+    daily = params.interval is Interval.D1
     try:
         report = manager.gap_report(
             params.symbol,
             params.interval.value,
-            start,
-            end,
+            start.date() if daily and start is not None else start,
+            end.date() if daily and end is not None else end,
             calendar=params.calendar,
             source=params.source,
         )

@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from sextant_common.http_errors import field_error
-from sextant_ingest.fetching import NoProvider, UnifiedFetcher
+from sextant_ingest.fetching import InvalidParams, NoProvider, UnifiedFetcher
 from sextant_ingest.providers.errors import NoData, NotFound, ProviderError, RateLimited
 from sextant_ingest.providers.fetcher import DataKind
 
@@ -59,6 +59,13 @@ async def fetch(request: Request, body: FetchCreate) -> Response:
             provider=body.provider,
             dataset=body.dataset,
         )
+    except InvalidParams as exc:  # one entry per bad field, located where the caller put it
+        raise HTTPException(
+            status_code=422,
+            detail=[
+                {"loc": ["body", *e.loc], "msg": e.message, "type": e.type} for e in exc.errors
+            ],
+        ) from None
     except ValueError as exc:
         raise field_error("params", str(exc), location="body") from None
     except (NotFound, NoData, NoProvider) as exc:
