@@ -10,13 +10,16 @@ from datetime import timedelta
 
 import httpx
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
+from sextant_common.content_type import RequireJsonContentType
 from sextant_common.telemetry import add_health_and_metrics, http_ok
 from sextant_common.versioned_cache import VersionedCache
 from sextant_gateway.api.routes import backtests, bars, datasets, fetch, instruments, quant, ws
 from sextant_gateway.api.routes.web import mount_web
 from sextant_gateway.hub import LiveHub
 from sextant_gateway.live_feed import LiveFeed
+from sextant_gateway.openapi import install_openapi
 from sextant_gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
@@ -49,7 +52,15 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
         for client in app.state.services.values():
             await client.aclose()
 
-    app = FastAPI(title="Sextant gateway", version="0.1.0", lifespan=lifespan)
+    # The proxies are out of FastAPI's own schema: /openapi.json is merged from the services.
+    app = FastAPI(
+        title="Sextant gateway",
+        version="0.1.0",
+        lifespan=lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.settings = settings
     app.state.hub = hub
     app.state.bars_cache = VersionedCache[bytes](ttl_s=settings.latest_bars_ttl_seconds)
@@ -61,6 +72,15 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(datasets.router)
     app.include_router(quant.router)
     app.include_router(ws.router)
+    install_openapi(app)
+    app.add_middleware(RequireJsonContentType)
+    if settings.cors_origins:  # added last: outermost, so 415s and preflights carry CORS headers
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["content-type"],
+        )
     add_health_and_metrics(
         app,
         "gateway",

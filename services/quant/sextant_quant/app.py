@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import httpx
 from fastapi import FastAPI
 
+from sextant_common.content_type import RequireJsonContentType
 from sextant_common.telemetry import add_health_and_metrics, http_ok
 from sextant_common.versioned_cache import VersionedCache
 from sextant_quant.api.routes import backtests, factors, options, regimes, risk
@@ -54,6 +55,7 @@ def build_app(settings: QuantSettings | None = None) -> FastAPI:
                 await task
 
     app = FastAPI(title="Sextant quant", version="0.1.0", lifespan=lifespan)
+    app.add_middleware(RequireJsonContentType)  # 415 for non-JSON POSTs
     app.state.job_store = store
     app.state.regime_fits = VersionedCache[HMMRegimeModel](max_entries=64)
     for module in (factors, regimes, risk, options, backtests):

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated
+from urllib.parse import quote
 
 import httpx
 from fastapi import Depends, HTTPException, Request, Response
 
 from sextant_gateway.hub import LiveHub
+from sextant_gateway.openapi import internal_path
 
 
 def _service(name: str) -> Callable[[Request], httpx.AsyncClient]:
@@ -30,19 +32,29 @@ def hub_of(app_state: object) -> LiveHub:
     return hub
 
 
-async def forward(client: httpx.AsyncClient, path: str, request: Request) -> Response:
-    """Send the caller's request (method, query string, JSON body) to ``path`` on an internal
-    service and relay its status and body.
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+RELAYED_HEADERS = ("retry-after",)
 
-    An unreachable service becomes a 503 naming it, never a hung request.
+
+async def forward(client: httpx.AsyncClient, path: str, request: Request) -> Response:
+    """Send the caller's request (method, query string, body and its content type) to ``path``
+    on an internal service and relay its status, body and ``Retry-After``. ``path`` is the
+    decoded path (as Starlette gives path parameters); it is percent-encoded again here.
+
+    The content type is passed on as received, never assumed: the gateway's
+    ``RequireJsonContentType`` middleware has already refused a non-JSON ``POST``, and the
+    service checks again. An unreachable service becomes a 503 naming it, never a hung request.
     """
+    headers = {}
+    if (content_type := request.headers.get("content-type")) is not None:
+        headers["content-type"] = content_type
     try:
         upstream = await client.request(
             request.method,
-            path,
+            quote(path, safe="/"),
             params=request.query_params,
-            content=await request.body() if request.method in ("POST", "PUT") else None,
-            headers={"content-type": request.headers.get("content-type", "application/json")},
+            content=await request.body() if request.method in BODY_METHODS else None,
+            headers=headers,
         )
     except httpx.HTTPError as exc:
         raise HTTPException(
@@ -51,5 +63,15 @@ async def forward(client: httpx.AsyncClient, path: str, request: Request) -> Res
     return Response(
         upstream.content,
         status_code=upstream.status_code,
+        headers={h: upstream.headers[h] for h in RELAYED_HEADERS if h in upstream.headers},
         media_type=upstream.headers.get("content-type", "application/json"),
     )
+
+
+async def relay_published(service: str, client: httpx.AsyncClient, request: Request) -> Response:
+    """:func:`forward` the request to the ``service`` path published at the request's path; a
+    404 for anything else (internal paths such as ``/metrics``, ``..`` segments, aliases)."""
+    target = internal_path(request.url.path)
+    if target is None or target[0] != service:
+        raise HTTPException(status_code=404, detail=f"no public route {request.url.path!r}")
+    return await forward(client, target[1], request)

@@ -9,10 +9,21 @@ from typing import Annotated, TypeVar
 import pandas as pd
 from fastapi import Depends, HTTPException, Request
 
-from sextant_common.http_errors import field_error
+from sextant_common.http_errors import error_responses, field_error
 from sextant_quant.market_data import MarketData, MarketDataError
 
 T = TypeVar("T")
+
+
+MARKET_DATA_ERRORS = error_responses(
+    {
+        404: "Unknown symbol: no daily bars stored",
+        422: "A bad parameter, or too little history in the range to compute (names the field)",
+        502: "The datasets service is unreachable",
+        504: "The datasets service did not answer in time",
+    }
+)
+"""``responses=`` of every route that reads history through :class:`MarketData`."""
 
 
 def _market_data(request: Request) -> MarketData:

@@ -8,7 +8,7 @@ from typing import Annotated
 import orjson
 from fastapi import APIRouter, HTTPException, Query, Response
 
-from sextant_common.http_errors import bound_or_422, field_error
+from sextant_common.http_errors import bound_or_422, error_responses, field_error
 from sextant_common.queries import BarsParams
 from sextant_common.timeparse import EARLIEST, clamp_as_of
 from sextant_datasets.api.deps import BarsCacheDep, CatalogDep, ReaderDep
@@ -17,7 +17,7 @@ from sextant_datasets.lake.reader import BAR_COLUMNS, BarsQuery, UnknownSymbol
 router = APIRouter(tags=["bars"])
 
 
-@router.get("/v1/bars")
+@router.get("/v1/bars", responses=error_responses({404: "Unknown symbol: no bars stored"}))
 def get_bars(
     reader: ReaderDep,
     catalog: CatalogDep,

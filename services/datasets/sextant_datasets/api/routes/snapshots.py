@@ -21,7 +21,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Res
 from pydantic import BaseModel, ConfigDict, Field
 
 from sextant_common.events import INSTRUMENT_ID_PATTERN, Interval
-from sextant_common.http_errors import bound_or_422, field_error
+from sextant_common.http_errors import bound_or_422, error_responses, field_error
 from sextant_common.timeparse import EARLIEST
 from sextant_datasets.lake.reader import UnknownSymbol
 from sextant_datasets.snapshots import (
@@ -54,6 +54,9 @@ def _manager(request: Request) -> DatasetManager:
 
 
 ManagerDep = Annotated[DatasetManager, Depends(_manager)]
+READ_ERRORS = error_responses(
+    {404: "No snapshot with this id", 409: "The snapshot failed verification; not served"}
+)
 SnapshotId = Annotated[str, Path(pattern=ID_PATTERN, description="32 lowercase hex digits")]
 
 
@@ -116,7 +119,12 @@ def _as_http_errors() -> Iterator[None]:
         raise _tampered(exc) from None
 
 
-@router.post("/v1/snapshots", status_code=201, response_model=SnapshotPublic)
+@router.post(
+    "/v1/snapshots",
+    status_code=201,
+    response_model=SnapshotPublic,
+    responses=error_responses({409: "The stored snapshot with these rows failed verification"}),
+)
 def create_snapshot(manager: ManagerDep, body: SnapshotCreate) -> Snapshot:
     """Freeze the as-of answer to a bars query. Saving rows already stored returns the existing
     snapshot (same id, its original manifest)."""
@@ -158,21 +166,32 @@ def list_snapshots(manager: ManagerDep) -> dict[str, Any]:
     return {"data": snapshots, "count": len(snapshots)}
 
 
-@router.get("/v1/snapshots/{snapshot_id}", response_model=SnapshotPublic)
+@router.get("/v1/snapshots/{snapshot_id}", response_model=SnapshotPublic, responses=READ_ERRORS)
 def get_snapshot(manager: ManagerDep, snapshot_id: SnapshotId) -> Snapshot:
     """The manifest of one snapshot."""
     with _as_http_errors():
         return manager.get_snapshot(snapshot_id)
 
 
-@router.get("/v1/snapshots/{snapshot_id}/verify", response_model=VerifyReportPublic)
+@router.get(
+    "/v1/snapshots/{snapshot_id}/verify", response_model=VerifyReportPublic, responses=READ_ERRORS
+)
 def verify_snapshot(manager: ManagerDep, snapshot_id: SnapshotId) -> VerifyReport:
     """Re-hash every file and the rows; 200 with ``ok`` false and the problems when tampered."""
     with _as_http_errors():
         return manager.verify(snapshot_id)
 
 
-@router.get("/v1/snapshots/{snapshot_id}/data")
+@router.get(
+    "/v1/snapshots/{snapshot_id}/data",
+    responses={
+        200: {
+            "description": "Rows as JSON, or an Arrow IPC stream with ``format=arrow``",
+            "content": {"application/json": {}, ARROW_STREAM: {}},
+        },
+        **READ_ERRORS,
+    },
+)
 def get_snapshot_data(
     manager: ManagerDep,
     snapshot_id: SnapshotId,

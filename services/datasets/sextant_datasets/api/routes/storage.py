@@ -23,7 +23,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from sextant_common.events import INSTRUMENT_ID_PATTERN, Interval
-from sextant_common.http_errors import bound_or_422, field_error
+from sextant_common.http_errors import bound_or_422, error_responses, field_error
 from sextant_common.timeparse import EARLIEST
 from sextant_datasets.cold import ColdStorageManager, CompactionPolicy
 from sextant_datasets.cold.calendars import UnknownCalendar
@@ -44,6 +44,16 @@ def _manager(request: Request) -> ColdStorageManager:
 
 
 ColdStorageDep = Annotated[ColdStorageManager, Depends(_manager)]
+UNKNOWN_SYMBOL = error_responses({404: "Unknown symbol: none of its bars are stored"})
+EMPTY_JSON_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "``{}``: the parameters are in the query string; the JSON content type is "
+        "what keeps other sites' pages from triggering a compaction",
+        "content": {"application/json": {"schema": {"type": "object", "maxProperties": 0}}},
+    }
+}
+"""Body of ``POST /compact``: every POST is ``application/json`` (sextant_common.content_type)."""
 
 
 class ScopeParams(BaseModel):
@@ -101,7 +111,7 @@ def _bound(value: str | None, field: str, *, end: bool = False) -> datetime | No
     return bound_or_422(value, field, EARLIEST, end_of_day=end)
 
 
-@router.get("/stats")
+@router.get("/stats", responses=UNKNOWN_SYMBOL)
 def get_stats(manager: ColdStorageDep, params: Annotated[ScopeParams, Query()]) -> Response:
     """Partitions, files, bytes and rows per (dataset, interval, symbol), with totals."""
     _require_symbol(manager, params)
@@ -109,7 +119,7 @@ def get_stats(manager: ColdStorageDep, params: Annotated[ScopeParams, Query()]) 
     return _json(manager.stats(symbol=params.symbol, interval=interval).public())
 
 
-@router.post("/compact")
+@router.post("/compact", responses=UNKNOWN_SYMBOL, openapi_extra=EMPTY_JSON_BODY)
 def compact(
     request: Request, manager: ColdStorageDep, params: Annotated[CompactParams, Query()]
 ) -> Response:
@@ -129,7 +139,7 @@ def compact(
     return _json(asdict(result))
 
 
-@router.get("/integrity")
+@router.get("/integrity", responses=UNKNOWN_SYMBOL)
 def get_integrity(manager: ColdStorageDep, params: Annotated[IntegrityParams, Query()]) -> Response:
     """Every file readable with BAR_SCHEMA, its sha256, duplicate keys and misplaced rows."""
     _require_symbol(manager, params)
@@ -138,7 +148,7 @@ def get_integrity(manager: ColdStorageDep, params: Annotated[IntegrityParams, Qu
     return _json(report.public(include_files=params.include_files))
 
 
-@router.get("/gaps")
+@router.get("/gaps", responses=UNKNOWN_SYMBOL)
 def get_gaps(manager: ColdStorageDep, params: Annotated[GapParams, Query()]) -> Response:
     """Holes in one series on its exchange calendar; ``ok`` when no gap is longer than
     ``max_gap`` (``max_gap=1``: no gap of more than one trading day).

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request, Response
 
 from sextant_gateway.api.deps import QuantClient, forward
 
-router = APIRouter(prefix="/api/v1/backtests", tags=["backtests"])
+router = APIRouter(prefix="/api/v1/backtests", tags=["backtests"], include_in_schema=False)
 
 
 @router.post("", status_code=202)
@@ -26,7 +26,7 @@ async def get_backtest(job_id: str, request: Request, quant: QuantClient) -> Res
     return await forward(quant, f"/v1/backtests/{job_id}", request)
 
 
-sweeps = APIRouter(prefix="/api/v1/sweeps", tags=["backtests"])
+sweeps = APIRouter(prefix="/api/v1/sweeps", tags=["backtests"], include_in_schema=False)
 
 
 @sweeps.post("", status_code=202)

@@ -10,7 +10,7 @@ from sextant_common.queries import BarsParams
 from sextant_common.versioned_cache import VersionedCache
 from sextant_gateway.api.deps import DatasetsClient, forward
 
-router = APIRouter(prefix="/api/v1", tags=["bars"])
+router = APIRouter(prefix="/api/v1", tags=["bars"], include_in_schema=False)
 
 
 @router.get("/bars")

@@ -1,20 +1,22 @@
-"""``/api/v1/datasets/...``: the datasets service's snapshot, storage and gap APIs.
+"""``/api/v1/datasets/...``: the datasets service's snapshot and storage APIs.
 
-``/api/v1/datasets/snapshots`` (create, list, manifest, verify, data), ``/api/v1/datasets/storage``
-(stats, compaction, integrity, gaps) and ``/api/v1/datasets/bars`` (as-of bar queries); the
-datasets service validates and names bad fields.
+``/api/v1/datasets/snapshots`` (create, list, manifest, verify, data) and
+``/api/v1/datasets/storage`` (stats, compaction, integrity, gaps); the datasets service validates
+and names bad fields. Only the paths :data:`sextant_gateway.openapi.MOUNTS` publishes are relayed
+(bars and instruments are public at ``/api/v1/bars`` and ``/api/v1/instruments``); their
+documentation is the service's own, see :mod:`sextant_gateway.openapi`.
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from sextant_gateway.api.deps import DatasetsClient, forward
+from sextant_gateway.api.deps import DatasetsClient, relay_published
 
-router = APIRouter(prefix="/api/v1/datasets", tags=["datasets"])
+router = APIRouter(prefix="/api/v1/datasets", tags=["datasets"], include_in_schema=False)
 
 
 @router.api_route("/{path:path}", methods=["GET", "POST"])
 async def datasets(path: str, request: Request, client: DatasetsClient) -> Response:
-    """Relay to ``/v1/{path}`` on the datasets service."""
-    return await forward(client, f"/v1/{path}", request)
+    """Relay to the datasets service path published at this public path."""
+    return await relay_published("datasets", client, request)

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request, Response
 
 from sextant_gateway.api.deps import IngestClient, forward
 
-router = APIRouter(prefix="/api/v1", tags=["providers"])
+router = APIRouter(prefix="/api/v1", tags=["providers"], include_in_schema=False)
 
 
 @router.get("/providers")

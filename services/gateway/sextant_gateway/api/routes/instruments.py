@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response
 
 from sextant_gateway.api.deps import DatasetsClient, forward
 
-router = APIRouter(prefix="/api/v1", tags=["instruments"])
+router = APIRouter(prefix="/api/v1", tags=["instruments"], include_in_schema=False)
 
 
 @router.get("/instruments")

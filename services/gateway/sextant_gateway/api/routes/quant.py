@@ -1,19 +1,22 @@
 """``/api/v1/quant/...``: analytics served by the quant service (factors, regimes, options, risk).
 
 The quant service owns the request models and their validation; the gateway relays method,
-query string and JSON body, and the service's 4xx bodies name the offending field.
+query string and JSON body, and the service's 4xx bodies name the offending field. Only the
+paths :data:`sextant_gateway.openapi.MOUNTS` publishes are relayed (backtests and sweeps are
+public at ``/api/v1/backtests`` and ``/api/v1/sweeps``); their documentation is the service's
+own, see :mod:`sextant_gateway.openapi`.
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from sextant_gateway.api.deps import QuantClient, forward
+from sextant_gateway.api.deps import QuantClient, relay_published
 
-router = APIRouter(prefix="/api/v1/quant", tags=["quant"])
+router = APIRouter(prefix="/api/v1/quant", tags=["quant"], include_in_schema=False)
 
 
 @router.api_route("/{path:path}", methods=["GET", "POST"])
 async def quant(path: str, request: Request, quant: QuantClient) -> Response:
-    """Relay to ``/v1/{path}`` on the quant service (see its OpenAPI at :8002/docs)."""
-    return await forward(quant, f"/v1/{path}", request)
+    """Relay to the quant service path published at this public path."""
+    return await relay_published("quant", quant, request)

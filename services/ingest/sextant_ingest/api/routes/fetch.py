@@ -9,7 +9,7 @@ import orjson
 from fastapi import APIRouter, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from sextant_common.http_errors import field_error
+from sextant_common.http_errors import error_responses, field_error
 from sextant_ingest.fetching import InvalidParams, NoProvider, UnifiedFetcher
 from sextant_ingest.providers.errors import NoData, NotFound, ProviderError, RateLimited
 from sextant_ingest.providers.fetcher import DataKind
@@ -43,7 +43,16 @@ def providers(request: Request) -> list[dict[str, Any]]:
     return [status.as_dict() for status in _fetcher(request).status()]
 
 
-@router.post("/v1/fetch")
+@router.post(
+    "/v1/fetch",
+    responses=error_responses(
+        {
+            404: "Unknown symbol or series, or no data",
+            429: "Rate limited (Retry-After says when to try again)",
+            503: "Every provider failed",
+        }
+    ),
+)
 async def fetch(request: Request, body: FetchCreate) -> Response:
     """Fetch through routing, fallback, rate limits and caches; publish unless told not to.
 

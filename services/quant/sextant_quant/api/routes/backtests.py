@@ -12,9 +12,10 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 
 from sextant_common.events import JobEvent, JobRequest
+from sextant_common.http_errors import error_responses
 from sextant_quant.jobs import backtest, sweep
 from sextant_quant.jobs.backtest import BacktestCreate
 from sextant_quant.jobs.runner import JobRunner
@@ -26,6 +27,20 @@ router = APIRouter(tags=["backtests"])
 JobIdQuery = Annotated[
     str | None, Query(pattern=r"^[A-Za-z0-9]{8,64}$", description="Client-chosen id (idempotent)")
 ]
+
+
+JobIdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9]{1,64}$", description="The job's id")]
+
+SUBMIT_ERRORS = error_responses(
+    {
+        404: "No daily bars stored for the symbol(s); the job is not queued",
+        429: "The job queue is full (Retry-After says when to try again)",
+        503: "The job runner or the datasets service is unavailable (Retry-After)",
+    }
+)
+LATEST_ERRORS = error_responses(
+    {404: "No job of this kind with this id", 410: "The job's result is no longer stored"}
+)
 
 
 async def _submit(
@@ -52,7 +67,7 @@ def _latest(request: Request, kind: str, job_id: str) -> Response:
     return Response(event.to_bytes(), media_type="application/json")
 
 
-@router.post("/v1/backtests", status_code=202)
+@router.post("/v1/backtests", status_code=202, responses=SUBMIT_ERRORS)
 async def create_backtest(
     request: Request, body: BacktestCreate, job_id: JobIdQuery = None
 ) -> JobEvent:
@@ -60,19 +75,19 @@ async def create_backtest(
     return await _submit(request, backtest.KIND, body.model_dump(), job_id)
 
 
-@router.get("/v1/backtests/{job_id}")
-def get_backtest(request: Request, job_id: str) -> Response:
+@router.get("/v1/backtests/{job_id}", responses=LATEST_ERRORS)
+def get_backtest(request: Request, job_id: JobIdPath) -> Response:
     """The backtest's latest event: status, progress, and the result once it succeeded."""
     return _latest(request, backtest.KIND, job_id)
 
 
-@router.post("/v1/sweeps", status_code=202)
+@router.post("/v1/sweeps", status_code=202, responses=SUBMIT_ERRORS)
 async def create_sweep(request: Request, body: SweepCreate, job_id: JobIdQuery = None) -> JobEvent:
     """Queue an MA-cross parameter sweep over several instruments (in process or on Ray)."""
     return await _submit(request, sweep.KIND, body.model_dump(), job_id)
 
 
-@router.get("/v1/sweeps/{job_id}")
-def get_sweep(request: Request, job_id: str) -> Response:
+@router.get("/v1/sweeps/{job_id}", responses=LATEST_ERRORS)
+def get_sweep(request: Request, job_id: JobIdPath) -> Response:
     """The sweep's latest event: status, progress, and the result grid once it succeeded."""
     return _latest(request, sweep.KIND, job_id)

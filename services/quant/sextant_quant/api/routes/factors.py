@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sextant_common.events import INSTRUMENT_ID_PATTERN
 from sextant_quant.api.deps import (
+    MARKET_DATA_ERRORS,
     MarketDataDep,
     closes_frame_or_http_error,
     closes_or_http_error,
@@ -98,7 +99,7 @@ def _public(fit: FactorFit, label: str, model: str) -> FactorExposurePublic:
     )
 
 
-@router.get("/v1/factors")
+@router.get("/v1/factors", responses=MARKET_DATA_ERRORS)
 async def factor_exposure(
     market: MarketDataDep, params: Annotated[FactorParams, Query()]
 ) -> FactorExposurePublic:
@@ -140,7 +141,7 @@ class PortfolioExposurePublic(BaseModel):
     regression: FactorExposurePublic
 
 
-@router.post("/v1/factors/portfolio")
+@router.post("/v1/factors/portfolio", responses=MARKET_DATA_ERRORS)
 async def portfolio_factor_exposure(
     market: MarketDataDep, body: PortfolioFactorCreate
 ) -> PortfolioExposurePublic:

@@ -10,7 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sextant_common.events import INSTRUMENT_ID_PATTERN
 from sextant_common.versioned_cache import VersionedCache
-from sextant_quant.api.deps import MarketDataDep, closes_or_http_error, compute_or_422
+from sextant_quant.api.deps import (
+    MARKET_DATA_ERRORS,
+    MarketDataDep,
+    closes_or_http_error,
+    compute_or_422,
+)
 from sextant_quant.regimes import (
     HMMRegimeModel,
     RegimeAnalyzer,
@@ -63,7 +68,7 @@ class RegimesPublic(BaseModel):
     labels: list[str]
 
 
-@router.get("/v1/regimes")
+@router.get("/v1/regimes", responses=MARKET_DATA_ERRORS)
 async def regimes(
     request: Request, market: MarketDataDep, params: Annotated[RegimeParams, Query()]
 ) -> RegimesPublic:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from sextant_common.events import INSTRUMENT_ID_PATTERN
 from sextant_quant.api.deps import (
+    MARKET_DATA_ERRORS,
     MarketDataDep,
     closes_frame_or_http_error,
     closes_or_http_error,
@@ -72,7 +73,7 @@ class VaRPublic(BaseModel):
     end: str
 
 
-@router.post("/v1/risk/var")
+@router.post("/v1/risk/var", responses=MARKET_DATA_ERRORS)
 async def value_at_risk(market: MarketDataDep, body: VaRCreate) -> VaRPublic:
     """VaR/CVaR of the weighted portfolio on the symbols' common daily history."""
     closes = await closes_frame_or_http_error(market, body.symbols, body.start, body.end)
@@ -150,7 +151,7 @@ class ScenarioPublic(BaseModel):
     by_position: dict[str, float]
 
 
-@router.post("/v1/risk/stress")
+@router.post("/v1/risk/stress", responses=MARKET_DATA_ERRORS)
 async def stress(market: MarketDataDep, body: StressCreate) -> list[ScenarioPublic]:
     """Standard shocks (equity -20%, rates +100bp, vol x2, FX) and historical scenarios: GFC
     2008-09/10 measured on the stored S&P 500, COVID 2020-03 and 2022 rates (documented moves)."""
