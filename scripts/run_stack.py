@@ -94,7 +94,10 @@ def main() -> int:
     try:
         supervisor = Supervisor(start_services(stack_specs(settings), env, sink=say), sink=say)
         urls = StackUrls(settings.url("ingest"), settings.url("datasets"), settings.url("gateway"))
-        say("[run] services alive; waiting for the initial history to be queryable ...")
+        say(
+            f"[run] services alive after {time.monotonic() - started:.1f}s; "
+            "waiting for the initial history to be queryable ..."
+        )
         checked = wait_until_queryable(urls, settings.stack_ready_timeout_s, meanwhile=supervise)
         say(
             f"[run] Sextant is up: {urls.gateway}  ({len(checked)} instruments queryable, "

@@ -6,6 +6,7 @@ Real child processes (a tiny Python that exits or sleeps), a fake clock for the 
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable
 
 import pytest
@@ -18,7 +19,7 @@ SLEEP = [sys.executable, "-c", "import time; time.sleep(60)"]
 
 class FakeClock:
     def __init__(self) -> None:
-        self.now = 100.0
+        self.now = time.monotonic()  # services record their start on the real monotonic clock
 
     def __call__(self) -> float:
         return self.now

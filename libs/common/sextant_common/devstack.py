@@ -52,6 +52,8 @@ class ServiceProcess:
         self.spec = spec
         self._env = {**base_env, **spec.env}
         self._sink = sink
+        self.started_at = 0.0
+        """``time.monotonic()`` when the current process started."""
         self.process, self._relay = self._spawn()
 
     def _spawn(self) -> tuple[subprocess.Popen[bytes], threading.Thread]:
@@ -65,6 +67,7 @@ class ServiceProcess:
             preexec_fn=die_with_parent,
             start_new_session=True,  # Ctrl-C reaches the runner only; it stops us in order
         )
+        self.started_at = time.monotonic()
         relay = threading.Thread(
             target=_relay_lines, args=(process.stdout, self.spec.name, self._sink), daemon=True
         )
@@ -208,7 +211,8 @@ class Supervisor:
         self._attempts: dict[str, int] = {}
         """Consecutive quick crashes per service (reset once it stays up ``reset_after_s``)."""
         self._pending: dict[str, _Restart] = {}
-        self._started_at = {service.spec.name: clock() for service in self.services}
+        self._started_at = {service.spec.name: service.started_at for service in self.services}
+        """Latest start per service, on ``clock`` (which must count like ``time.monotonic``)."""
         self.restarts: dict[str, int] = {}
         """Restarts done per service since the supervisor started."""
         self._lock = threading.Lock()
