@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -131,3 +133,29 @@ def spec(name: str, port: int, env: dict[str, str] | None = None) -> ServiceSpec
         f"http://127.0.0.1:{port}/health",
         env or {},
     )
+
+
+@contextmanager
+def private_quant(
+    bootstrap: str, datasets_url: str, data_dir: Path, **extra: str
+) -> Iterator[str]:
+    """A quant service of its own (own broker ``bootstrap``, own data dir, ``SEXTANT_*`` overrides
+    in ``extra``) reading market data from ``datasets_url``; yields its base URL. Its job
+    consumer group never shares requests with the full stack's quant."""
+    from sextant_common.devstack import start_services, stop_services
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "SEXTANT_KAFKA_BOOTSTRAP": bootstrap,
+        "SEXTANT_DATA_DIR": str(data_dir),
+        "SEXTANT_QUANT_PORT": str(port),
+        "SEXTANT_DATASETS_URL": datasets_url,
+        "SEXTANT_LOG_JSON": "false",
+        **extra,
+    }
+    services = start_services([spec("quant", port)], env, sink=lambda line: None)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop_services(services)

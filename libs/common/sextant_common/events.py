@@ -261,6 +261,11 @@ class JobEvent(Event):
     result: dict[str, Any] | None = None
     error: str | None = None
     ts: UtcDatetime
+    result_ref: str | None = None
+    """Where a result too large for an event is stored (then ``result`` is None): the owner's
+    ``GET`` of the job returns it in full."""
+    result_summary: dict[str, Any] | None = None
+    """A few headline numbers of a stored result (e.g. a sweep's best pair), for display."""
 
     @property
     def key(self) -> bytes:

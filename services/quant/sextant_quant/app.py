@@ -9,10 +9,12 @@ from collections.abc import AsyncIterator
 
 import httpx
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 
 from sextant_common.content_type import RequireJsonContentType
 from sextant_common.telemetry import add_health_and_metrics, http_ok
 from sextant_common.versioned_cache import VersionedCache
+from sextant_quant.api.deps import validation_error_422
 from sextant_quant.api.routes import backtests, factors, options, regimes, risk
 from sextant_quant.jobs import backtest, sweep
 from sextant_quant.jobs.runner import JobRunner
@@ -43,8 +45,15 @@ def build_app(settings: QuantSettings | None = None) -> FastAPI:
                 store,
                 {
                     backtest.KIND: backtest.backtest_handler(market),
-                    sweep.KIND: sweep.sweep_handler(market, settings.ray_address),
+                    sweep.KIND: sweep.sweep_handler(
+                        market,
+                        settings.ray_address,
+                        max_backtests=settings.quant_sweep_max_backtests,
+                        threads=settings.quant_sweep_threads,
+                    ),
                 },
+                queue_max=settings.quant_job_queue_max,
+                inline_result_max_bytes=settings.quant_job_inline_result_max_bytes,
             )
             app.state.market_data = market
             app.state.jobs = state["runner"] = runner
@@ -57,9 +66,11 @@ def build_app(settings: QuantSettings | None = None) -> FastAPI:
     app = FastAPI(title="Sextant quant", version="0.1.0", lifespan=lifespan)
     app.add_middleware(RequireJsonContentType)  # 415 for non-JSON POSTs
     app.state.job_store = store
+    app.state.settings = settings
     app.state.regime_fits = VersionedCache[HMMRegimeModel](max_entries=64)
     for module in (factors, regimes, risk, options, backtests):
         app.include_router(module.router)
+    app.add_exception_handler(RequestValidationError, validation_error_422)
     add_health_and_metrics(
         app,
         "quant",

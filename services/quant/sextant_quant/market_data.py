@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, TypeVar
 
 import httpx
 import pandas as pd
 
 OHLCV = ("open", "high", "low", "close", "volume")
+MAX_CONCURRENT_FETCHES = 8
+"""Requests one :meth:`MarketData.closes_frame` call has in flight at once, so a 1,000-symbol
+sweep neither floods the datasets service nor starves the quant API's own queries."""
+INSTRUMENTS_TTL_S = 5.0
+
+T = TypeVar("T")
 
 
 class MarketDataError(LookupError):
-    """The datasets service could not provide the asked history (unknown symbol, bad range)."""
+    """The datasets service could not provide the asked history (unknown symbol, bad range,
+    no answer)."""
 
     def __init__(self, status: int, detail: object) -> None:
         super().__init__(str(detail))
@@ -19,11 +30,73 @@ class MarketDataError(LookupError):
         self.detail = detail
 
 
+async def gather_bounded(
+    calls: Iterable[Callable[[], Awaitable[T]]], limit: int = MAX_CONCURRENT_FETCHES
+) -> list[T]:
+    """Await every call, at most ``limit`` at a time; results in the calls' order."""
+    semaphore = asyncio.Semaphore(limit)
+
+    async def one(call: Callable[[], Awaitable[T]]) -> T:
+        async with semaphore:
+            return await call()
+
+    return list(await asyncio.gather(*(one(call) for call in calls)))
+
+
+def _day(moment: pd.Timestamp) -> str:
+    return moment.strftime("%Y-%m-%d")
+
+
 class MarketData:
     """Daily closes by symbol from ``GET /v1/bars`` of the datasets service."""
 
     def __init__(self, client: httpx.AsyncClient) -> None:
         self._client = client
+        self._instruments: tuple[float, dict[str, dict[str, Any]]] | None = None
+
+    async def _get(self, path: str, params: dict[str, str], what: str) -> httpx.Response:
+        """GET from the datasets service; no answer becomes a :class:`MarketDataError` saying
+        which service, how long and for what (an httpx timeout's own text is empty)."""
+        try:
+            return await self._client.get(path, params=params)
+        except httpx.TimeoutException as exc:
+            timeout = self._client.timeout
+            limit = timeout.connect if isinstance(exc, httpx.ConnectTimeout) else timeout.read
+            raise MarketDataError(
+                504,
+                f"datasets service did not answer within {limit} s for {what} "
+                f"({exc.__class__.__name__})",
+            ) from None
+        except httpx.HTTPError as exc:
+            reason = str(exc).strip() or "no detail"
+            raise MarketDataError(
+                502,
+                f"datasets service unreachable for {what}: {exc.__class__.__name__}: {reason}",
+            ) from None
+
+    async def instruments(self) -> dict[str, dict[str, Any]]:
+        """Every instrument the datasets service holds, by id (its ``/v1/instruments`` entries;
+        the first entry of an id wins), cached for a few seconds."""
+        now = time.monotonic()
+        if self._instruments is not None and now - self._instruments[0] < INSTRUMENTS_TTL_S:
+            return self._instruments[1]
+        response = await self._get("/v1/instruments", {}, "the instrument list")
+        if response.status_code != 200:
+            raise MarketDataError(response.status_code, response.text[:300])
+        by_id: dict[str, dict[str, Any]] = {}
+        for entry in response.json()["instruments"]:
+            by_id.setdefault(entry["instrument_id"], entry)
+        self._instruments = (now, by_id)
+        return by_id
+
+    async def missing_daily(self, symbols: Iterable[str]) -> list[str]:
+        """The ``symbols`` (in order, once each) with no daily bars in the datasets service."""
+        known = await self.instruments()
+        return [
+            s
+            for s in dict.fromkeys(symbols)
+            if s not in known or "1d" not in known[s].get("intervals", ())
+        ]
 
     async def closes(
         self, symbol: str, start: str | None = None, end: str | None = None
@@ -38,11 +111,28 @@ class MarketData:
     async def closes_frame(
         self, symbols: list[str], start: str | None = None, end: str | None = None
     ) -> pd.DataFrame:
-        """Daily closes of ``symbols`` on their common dates, one column per symbol."""
-        series = await asyncio.gather(*(self.closes(symbol, start, end) for symbol in symbols))
+        """Daily closes of ``symbols`` on their common dates, one column per symbol (a repeated
+        symbol is fetched once). At most :data:`MAX_CONCURRENT_FETCHES` requests at a time.
+
+        Raises :class:`MarketDataError` (422) naming each symbol's first and last date when
+        the histories have no date in common.
+        """
+        unique = list(dict.fromkeys(symbols))
+        series = await gather_bounded(
+            [functools.partial(self.closes, symbol, start, end) for symbol in unique]
+        )
+        empty = [str(s.name) for s in series if s.empty]
+        if empty:
+            asked = f"start={start or 'earliest'}, end={end or 'latest'}"
+            raise MarketDataError(
+                422, f"no daily bars in the asked range ({asked}) for: {', '.join(empty)}"
+            )
         frame = pd.concat(series, axis=1, join="inner")
-        frame.columns = symbols
-        return frame
+        if frame.empty:
+            ranges = ", ".join(f"{s.name} {_day(s.index[0])}..{_day(s.index[-1])}" for s in series)
+            raise MarketDataError(422, f"the symbols' histories have no date in common: {ranges}")
+        frame.columns = unique
+        return frame[symbols] if len(unique) != len(symbols) else frame
 
     async def ohlcv(
         self, symbol: str, start: str | None = None, end: str | None = None
@@ -50,11 +140,14 @@ class MarketData:
         """Daily open/high/low/close/volume of ``symbol`` indexed by date (naive, UTC)."""
         params = {"symbol": symbol, "interval": "1d"}
         params.update({k: v for k, v in (("start", start), ("end", end)) if v})
-        response = await self._client.get("/v1/bars", params=params)
-        body = response.json()
+        response = await self._get("/v1/bars", params, f"symbol {symbol}")
         if response.status_code != 200:
-            raise MarketDataError(response.status_code, body.get("detail", body))
-        bars = body["bars"]
+            try:
+                detail = response.json().get("detail", response.text)
+            except ValueError:
+                detail = response.text[:300] or f"HTTP {response.status_code}"
+            raise MarketDataError(response.status_code, detail)
+        bars = response.json()["bars"]
         index = pd.DatetimeIndex([bar["ts_event"] for bar in bars], name="date").tz_localize(None)
         return pd.DataFrame(
             {field: [bar[field] for bar in bars] for field in OHLCV},

@@ -15,3 +15,12 @@ class QuantSettings(CommonSettings):
     """A Ray cluster for parameter sweeps (``host:port``); unset: sweeps run in process."""
     quant_jobs_group: str = "quant-jobs"
     """Consumer group of the job runner; replicas share the job requests."""
+    quant_job_queue_max: int = 16
+    """Jobs that may wait to start; one more submit answers 429 with ``Retry-After``."""
+    quant_job_inline_result_max_bytes: int = 256 * 1024
+    """A job result larger than this (as JSON) is stored, and its event carries a reference."""
+    quant_sweep_max_backtests: int = 600_000
+    """Largest sweep accepted: (fast, slow) pairs x distinct symbols. 600,000 covers a full
+    100 x 100 grid over the 52 simulated symbols and runs in ~12 s on one core for 2,520 bars."""
+    quant_sweep_threads: int | None = None
+    """Cores a sweep may use; unset: all but one, so the API keeps a core to answer on."""

@@ -312,7 +312,7 @@ def _close_trade(ti, tf, k, t, price, fee):  # pragma: no cover
     tf[k, 6] = pnl / entry_val
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)  # nogil: the API answers while a sweep runs
 def _sweep_nb(
     close_t, ma_windows, ma_is_ema, fast_idx, slow_idx, init_cash, fees, slippage, ann
 ):  # pragma: no cover

@@ -100,6 +100,18 @@ def _run_events(request: BacktestCreate, bars: pd.DataFrame) -> RunOutput:
     return result.equity, np.cumsum(delta), result.trades[request.symbol]
 
 
+def no_signal_warnings(strategy: str, bars: int) -> list[str]:
+    """Why a backtest cannot trade: the strategy's indicators need more bars than the range
+    holds. Like QuantConnect, the backtest still runs (flat, 0 trades) and says so."""
+    warmup = int(parse_spec(strategy).warmup)
+    if warmup == 0 or bars > warmup + 1:
+        return []
+    return [
+        f"{strategy} needs more than {warmup + 1} daily bars before it can signal, the range "
+        f"holds {bars}: no signal possible, 0 trades; widen start/end or shorten the windows"
+    ]
+
+
 def backtest_handler(market: MarketData) -> Handler:
     """The job handler bound to a market-data client."""
 
@@ -109,6 +121,11 @@ def backtest_handler(market: MarketData) -> Handler:
             bars = await market.ohlcv(request.symbol, request.start, request.end)
         except MarketDataError as exc:
             raise ValueError(f"symbol: {exc}") from None
+        if bars.empty:
+            raise ValueError(
+                f"start/end: no daily bars of {request.symbol} between "
+                f"{request.start or 'the earliest'} and {request.end or 'the latest'}"
+            )
         await progress(0.2, f"{len(bars)} daily bars loaded")
         run = _run_events if request.engine == "event" else _run_vectorized
         equity, position, trades = await asyncio.to_thread(run, request, bars)
@@ -116,6 +133,7 @@ def backtest_handler(market: MarketData) -> Handler:
         summary = summarize(equity, position, prices, trades, init_cash=request.init_cash)
         dates = bars.index
         return {
+            "warnings": no_signal_warnings(request.strategy, len(bars)),
             "request": request.model_dump(),
             "engine": ENGINES[request.engine],
             "bars": len(bars),

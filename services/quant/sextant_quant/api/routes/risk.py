@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import math
 import re
-from typing import TYPE_CHECKING, Any, Literal, get_type_hints
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_type_hints
 
+import pandas as pd
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from sextant_common.events import INSTRUMENT_ID_PATTERN
+from sextant_common.http_errors import field_error
 from sextant_quant.api.deps import (
     MARKET_DATA_ERRORS,
     MarketDataDep,
@@ -21,6 +25,7 @@ from sextant_quant.risk import (
     STANDARD_SHOCKS,
     Portfolio,
     Position,
+    VaRResult,
     covid_2020_03,
     gfc_2008,
     portfolio_var,
@@ -39,7 +44,9 @@ class VaRCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     symbols: list[str] = Field(min_length=1, max_length=500)
-    weights: list[float] = Field(min_length=1, max_length=500)
+    weights: list[Annotated[float, Field(allow_inf_nan=False)]] = Field(
+        min_length=1, max_length=500, description="Fractions of portfolio value, finite"
+    )
     method: Method = "historical"
     confidence: float = Field(0.99, gt=0, lt=1)
     horizon: float = Field(1.0, gt=0, description="In days")
@@ -73,13 +80,14 @@ class VaRPublic(BaseModel):
     end: str
 
 
-@router.post("/v1/risk/var", responses=MARKET_DATA_ERRORS)
-async def value_at_risk(market: MarketDataDep, body: VaRCreate) -> VaRPublic:
-    """VaR/CVaR of the weighted portfolio on the symbols' common daily history."""
-    closes = await closes_frame_or_http_error(market, body.symbols, body.start, body.end)
-    returns = closes.pct_change().dropna()
-    result = await compute_or_422(
-        lambda: portfolio_var(
+VAR_FIELDS = ("weights", "vol_model", "confidence", "horizon", "method")
+
+
+def _checked_var(returns: pd.DataFrame, body: VaRCreate) -> VaRResult:
+    """``portfolio_var`` with its ValueError as a 422 naming the input it is about (symbols
+    when it is about the history) and a non-finite answer as a 422 naming ``weights``."""
+    try:
+        result = portfolio_var(
             returns.to_numpy(),
             body.weights,
             method=body.method,
@@ -87,10 +95,26 @@ async def value_at_risk(market: MarketDataDep, body: VaRCreate) -> VaRPublic:
             horizon=body.horizon,
             vol_model=body.vol_model,
             seed=body.seed,
-        ),
-        "symbols",
-        location="body",
-    )
+        )
+    except ValueError as exc:
+        field = next((f for f in VAR_FIELDS if f in str(exc)), "symbols")
+        raise field_error(field, str(exc), location="body") from None
+    if not (math.isfinite(result.var) and math.isfinite(result.cvar)):
+        raise field_error(
+            "weights",
+            f"VaR/CVaR are not finite numbers (var={result.var}, cvar={result.cvar}): the "
+            "weights overflow floating point; give them as fractions of portfolio value",
+            location="body",
+        )
+    return result
+
+
+@router.post("/v1/risk/var", responses=MARKET_DATA_ERRORS)
+async def value_at_risk(market: MarketDataDep, body: VaRCreate) -> VaRPublic:
+    """VaR/CVaR of the weighted portfolio on the symbols' common daily history."""
+    closes = await closes_frame_or_http_error(market, body.symbols, body.start, body.end)
+    returns = closes.pct_change().dropna()
+    result = await asyncio.to_thread(_checked_var, returns, body)
     return VaRPublic(
         method=result.method,
         confidence=result.confidence,
