@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import os
+import socket
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
@@ -12,10 +15,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
+import httpx
+import orjson
+from aiokafka import AIOKafkaProducer
+
 from sextant_common import topics
 from sextant_common.broker_launcher import free_port
 from sextant_common.bus import build_broker, ensure_topics
-from sextant_common.devstack import ServiceSpec
+from sextant_common.devstack import ServiceSpec, start_services, stop_services
 from sextant_common.events import AssetClass, Bar, Interval
 from sextant_common.settings import CommonSettings
 from sextant_ingest.publisher import BarPublisher
@@ -133,6 +140,97 @@ def spec(name: str, port: int, env: dict[str, str] | None = None) -> ServiceSpec
         f"http://127.0.0.1:{port}/health",
         env or {},
     )
+
+
+def ws_handshake(
+    port: int, *, origin: str | None = None, rcvbuf: int | None = None
+) -> socket.socket:
+    """A raw WebSocket connection to the gateway's ``/ws`` (``rcvbuf``: a small receive buffer
+    makes a client that never reads stall quickly); raises if the upgrade is refused."""
+    sock = socket.socket()
+    if rcvbuf is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    sock.connect(("127.0.0.1", port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    extra = f"Origin: {origin}\r\n" if origin else ""
+    sock.sendall(
+        (
+            f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            f"Sec-WebSocket-Version: 13\r\n{extra}\r\n"
+        ).encode()
+    )
+    status = sock.recv(1024).split(b"\r\n", 1)[0]
+    if b" 101 " not in status + b" ":
+        sock.close()
+        raise ConnectionRefusedError(status.decode(errors="replace"))
+    return sock
+
+
+def ws_send_text(sock: socket.socket, text: str) -> None:
+    """Send one masked text frame (client frames must be masked), payload < 126 bytes."""
+    payload = text.encode()
+    mask = os.urandom(4)
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    sock.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + masked)
+
+
+def stalled_ws_client(port: int, channel: str) -> socket.socket:
+    """A WebSocket client that subscribes to ``channel`` and then never reads (4 KB buffer)."""
+    sock = ws_handshake(port, rcvbuf=4096)
+    ws_send_text(sock, orjson.dumps({"subscribe": [channel]}).decode())
+    return sock
+
+
+def metric_value(base_url: str, name: str, labels: str = "") -> float:
+    """A counter/gauge from a service's ``/metrics`` (``labels`` as in the exposition,
+    e.g. ``'cause="lagging"'``); 0 when absent."""
+    series = f"{name}{{{labels}}}" if labels else name
+    for line in httpx.get(f"{base_url}/metrics", timeout=5).text.splitlines():
+        if line.startswith(series + " "):
+            return float(line.split()[1])
+    return 0.0
+
+
+@contextmanager
+def running_services(
+    bootstrap: str, data_dir: Path, names: Iterable[str], **extra_env: str
+) -> Iterator[Ports]:
+    """Start the ``names`` services on free ports (settings in ``extra_env``); yield the ports."""
+    ports = Ports.allocate()
+    env = {**os.environ, **service_env(bootstrap, data_dir, ports, **extra_env)}
+    services = start_services(
+        [spec(name, getattr(ports, name)) for name in names], env, sink=lambda _line: None
+    )
+    try:
+        yield ports
+    finally:
+        stop_services(services)
+
+
+async def publish_live_bars(bootstrap: str, symbol: str, count: int, per_second: float) -> None:
+    """Publish ``count`` one-second bars of ``symbol`` known now, at ``per_second`` bars/s,
+    straight to ``md.bars.v1`` (as a live feed would)."""
+    await ensure_topics(CommonSettings(kafka_bootstrap=bootstrap))
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=2)
+    await producer.start()
+    chunk = max(1, int(per_second // 50))  # ~50 sends a second at most, evenly spaced
+    try:
+        base = datetime(2026, 1, 1, tzinfo=UTC)
+        for i in range(count):
+            bar = make_bar(
+                symbol,
+                base + timedelta(seconds=i),
+                interval=Interval.S1,
+                close=100 + i % 10,
+                ts_known=datetime.now(UTC),
+            )
+            await producer.send(topics.MD_BARS, bar.to_bytes(), key=bar.key)
+            if i % chunk == chunk - 1:
+                await asyncio.sleep(chunk / per_second)
+        await producer.flush()
+    finally:
+        await producer.stop()
 
 
 @contextmanager

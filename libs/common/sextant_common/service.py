@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -17,9 +18,16 @@ log = logging.getLogger(__name__)
 
 
 def serve(
-    settings: CommonSettings, build_app: Callable[[], FastAPI], *, host: str, port: int
+    settings: CommonSettings,
+    build_app: Callable[[], FastAPI],
+    *,
+    host: str,
+    port: int,
+    **uvicorn_options: Any,
 ) -> None:
     """Check the broker, then serve ``build_app()`` with uvicorn until SIGINT/SIGTERM.
+
+    ``uvicorn_options`` go to ``uvicorn.run`` (e.g. the gateway's WebSocket protocol and pings).
 
     A missing or unreachable broker ends the process with status 2 and one clear line naming
     the address, not a traceback. Every line the process prints goes through
@@ -39,4 +47,5 @@ def serve(
         access_log=False,
         ws_per_message_deflate=False,
         timeout_graceful_shutdown=5,
+        **uvicorn_options,
     )

@@ -28,7 +28,11 @@ log = logging.getLogger(__name__)
 def build_app(settings: GatewaySettings | None = None) -> FastAPI:
     """The public FastAPI app; its lifespan runs the live feed consumer."""
     settings = settings or GatewaySettings()
-    hub = LiveHub(settings.ws_queue_size)
+    hub = LiveHub(
+        settings.ws_queue_size,
+        max_lag_s=settings.ws_max_lag_seconds,
+        close_grace_s=settings.ws_close_grace_seconds,
+    )
     feed = LiveFeed(
         settings.require_bootstrap(), hub, timedelta(seconds=settings.live_window_seconds)
     )
@@ -44,11 +48,16 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
                 ("ingest", settings.ingest_url),
             )
         }
-        task = asyncio.create_task(feed.run(), name="live-feed")
+        tasks = [
+            asyncio.create_task(feed.run(), name="live-feed"),
+            asyncio.create_task(hub.watch(), name="ws-watchdog"),
+        ]
         yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         for client in app.state.services.values():
             await client.aclose()
 
