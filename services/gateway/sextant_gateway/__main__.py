@@ -1,11 +1,13 @@
 """``python -m sextant_gateway``: run the gateway."""
 
+from sextant_common.logging_setup import configure_logging
 from sextant_common.service import serve
 from sextant_gateway.app import build_app
 from sextant_gateway.settings import GatewaySettings
 from sextant_gateway.ws_protocol import bounded_protocol
 
 if __name__ == "__main__":
+    configure_logging()  # before the settings are read, so even a bad variable is one JSON line
     settings = GatewaySettings()
     serve(
         settings,
