@@ -24,7 +24,7 @@ from collections import defaultdict, deque
 from fastapi import WebSocket
 from prometheus_client import Counter, Gauge
 
-from sextant_gateway.ws_protocol import BoundedWebSocketProtocol
+from sextant_gateway.ws_protocol import BoundedWebSocketProtocol, text_frame
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +41,23 @@ SLOW_CLIENT_CODE = 1013  # "try again later": the standard close code for an ove
 WATCH_INTERVAL_S = 0.25
 
 
+Outgoing = tuple[str, bytes]
+"""A message as text (for the ASGI path) and as a ready WebSocket frame (for the direct path)."""
+
+
+def outgoing(text: str) -> Outgoing:
+    """Encode ``text`` once for every subscriber."""
+    return text, text_frame(text)
+
+
 class Client:
-    """One WebSocket connection: its subscriptions, pending messages and writer task."""
+    """One WebSocket connection: its subscriptions, pending messages and writer task.
+
+    With a :class:`BoundedWebSocketProtocol` underneath, a message is written straight to the
+    transport when nothing is pending and the transport is below its high water mark, so a
+    healthy client costs one ``write`` per message and no task switch; otherwise it waits in
+    the bounded queue for the writer task. Other servers (tests) go through ASGI ``send``.
+    """
 
     def __init__(
         self,
@@ -52,29 +67,44 @@ class Client:
     ) -> None:
         self.websocket = websocket
         self.connection = connection
+        self._direct = connection if connection is not None and connection.raw_frames_ok else None
         self.symbols: set[str] = set()
         self.closing = False
         self._limit = queue_size
-        self._pending: deque[tuple[float, str]] = deque()  # (monotonic time queued, text)
+        self._pending: deque[tuple[float, Outgoing]] = deque()  # (monotonic time queued, msg)
         self._ready = asyncio.Event()
         self._writer = asyncio.create_task(self._drain(), name="ws-writer")
 
     async def _drain(self) -> None:
         pending = self._pending
+        connection = self._direct
         while True:
             if not pending:
                 self._ready.clear()
                 await self._ready.wait()
-                continue
-            # The message stays at the head until the transport took it, so lag() sees it.
-            await self.websocket.send_text(pending[0][1])
-            pending.popleft()
+            elif connection is not None:
+                await connection.writable.wait()
+                while pending and connection.writable.is_set():
+                    if not connection.write_frame(pending[0][1][1]):
+                        return  # the connection is closing
+                    pending.popleft()
+            else:
+                # The message stays at the head until the transport took it, so lag() sees it.
+                await self.websocket.send_text(pending[0][1][0])
+                pending.popleft()
 
-    def offer(self, text: str) -> bool:
-        """Queue ``text`` for sending; False when the client is ``queue_size`` messages behind."""
-        if len(self._pending) >= self._limit:
+    def offer(self, message: Outgoing) -> bool:
+        """Send or queue ``message``; False when the client is ``queue_size`` messages behind."""
+        if self.closing:
+            return True  # on its way out: nothing more is sent
+        pending = self._pending
+        connection = self._direct
+        if not pending and connection is not None and connection.writable.is_set():
+            connection.write_frame(message[1])  # False only while closing: nothing to do
+            return True
+        if len(pending) >= self._limit:
             return False
-        self._pending.append((time.monotonic(), text))
+        pending.append((time.monotonic(), message))
         self._ready.set()
         return True
 
@@ -156,12 +186,13 @@ class LiveHub:
         return symbol in self._by_symbol
 
     def publish(self, symbol: str, text: str) -> int:
-        """Queue ``text`` to every subscriber of ``symbol``; drop the ones that are full."""
+        """Send ``text`` to every subscriber of ``symbol``; drop the ones that are full."""
         delivered = 0
+        message = outgoing(text)
         for client in list(self._by_symbol.get(symbol, ())):
             if client.closing:
                 continue
-            if client.offer(text):
+            if client.offer(message):
                 delivered += 1
             else:
                 self.drop(

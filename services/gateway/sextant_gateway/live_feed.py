@@ -40,7 +40,7 @@ class LiveFeed:
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="latest",
-            fetch_max_wait_ms=20,  # latency over batching: the broker answers a fetch quickly
+            fetch_max_wait_ms=5,  # latency over batching: the broker answers a fetch quickly
         )
         await consumer.start()
         self.running = True

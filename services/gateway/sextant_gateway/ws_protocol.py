@@ -9,7 +9,8 @@ reads. This subclass
   water mark are both ``send_buffer_bytes``, so a peer that stops reading blocks our writer
   after a few dozen KB and the hub sees it fall behind within its lag limit;
 - publishes itself in the ASGI scope (``scope["extensions"]["sextant.ws"]``) so the hub can
-  measure the connection and abort it;
+  write pre-encoded frames straight to the transport (one encoding per message however many
+  subscribers, no task switch per client), watch its flow control and abort it;
 - aborts (TCP reset) instead of waiting when a keepalive ping goes unanswered, recording why.
 """
 
@@ -62,9 +63,22 @@ class BoundedWebSocketProtocol(WebSocketsSansIOProtocol):
         """The peer did not answer a ping in time: it is not reading, so do not wait for it."""
         self.abort(f"no pong within {self.ping_timeout:g}s of a keepalive ping")
 
-    def buffered_bytes(self) -> int:
-        """Bytes written by the app and not yet handed to the kernel."""
-        return 0 if self.transport.is_closing() else self.transport.get_write_buffer_size()
+    @property
+    def raw_frames_ok(self) -> bool:
+        """Whether frames may bypass the protocol: open, and no extension (e.g. deflate)
+        rewrites them."""
+        return not self.conn.extensions and not self.close_sent
+
+    def write_frame(self, frame: bytes) -> bool:
+        """Write one complete frame from :func:`text_frame`; False if the connection is closing.
+
+        Above the high water mark the transport clears :attr:`writable` (``pause_writing``):
+        callers queue instead of writing until it is set again.
+        """
+        if self.close_sent or self.transport.is_closing():
+            return False
+        self.transport.write(frame)
+        return True
 
     def abort(self, reason: str) -> None:
         """Reset the connection now, keeping the first reason given."""
@@ -88,3 +102,16 @@ def bounded_protocol(send_buffer_bytes: int) -> type[BoundedWebSocketProtocol]:
         (BoundedWebSocketProtocol,),
         {"send_buffer_bytes": send_buffer_bytes},
     )
+
+
+def text_frame(text: str) -> bytes:
+    """One unmasked, unfragmented WebSocket text frame (RFC 6455 5.2), as a server sends it."""
+    payload = text.encode()
+    size = len(payload)
+    if size < 126:
+        head = bytes((0x81, size))
+    elif size < 1 << 16:
+        head = b"\x81\x7e" + size.to_bytes(2, "big")
+    else:
+        head = b"\x81\x7f" + size.to_bytes(8, "big")
+    return head + payload

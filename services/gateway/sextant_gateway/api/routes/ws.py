@@ -20,7 +20,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from prometheus_client import Counter
 
 from sextant_gateway.api.deps import hub_of
-from sextant_gateway.hub import Client, LiveHub
+from sextant_gateway.hub import Client, LiveHub, outgoing
 from sextant_gateway.ws_protocol import connection_of
 
 router = APIRouter()
@@ -100,15 +100,20 @@ async def _read_commands(
             try:
                 action, symbols = _parse_command(text, max_symbols)
             except ValueError as exc:
-                client.offer(orjson.dumps({"type": "error", "detail": str(exc)}).decode())
+                _reply(client, {"type": "error", "detail": str(exc)})
                 continue
             if action == "subscribe":
                 if len(client.symbols | set(symbols)) > max_symbols:
                     detail = f"at most {max_symbols} symbols per connection"
-                    client.offer(orjson.dumps({"type": "error", "detail": detail}).decode())
+                    _reply(client, {"type": "error", "detail": detail})
                     continue
                 hub.subscribe(client, symbols)
             else:
                 hub.unsubscribe(client, symbols)
             reply = {"type": "subscribed", "symbols": sorted(client.symbols)}
-            client.offer(orjson.dumps(reply).decode())
+            _reply(client, reply)
+
+
+def _reply(client: Client, payload: dict[str, Any]) -> None:
+    """Answer a command on the client's own stream (in order with its live messages)."""
+    client.offer(outgoing(orjson.dumps(payload).decode()))
