@@ -108,14 +108,14 @@ def test_unknown_id_is_404_and_malformed_is_422(client: TestClient, suffix: str)
 @pytest.mark.parametrize(
     ("changes", "field", "message"),
     [
-        ({"symbols": ["AAPL", "NOPE"]}, "symbols", "NOPE"),
         ({"symbols": []}, "symbols", "at least 1"),
         ({"symbols": ["bad symbol"]}, "symbols", "pattern"),
         ({"start": "2030-01-01", "end": "2030-12-31"}, "start", "no 1d bars"),
         ({"as_of": "2021-02-01"}, "start", "as_of=2021-02-01"),
         ({"end": "2021-02-01"}, "end", "before start"),
-        ({"as_of": "2999-01-01"}, "as_of", "future"),
-        ({"start": "yesterday"}, "start", "not a date"),
+        ({"as_of": "2199-01-01"}, "as_of", "future"),
+        ({"start": "yesterday"}, "start", "pattern"),
+        ({"start": "2008-02-30"}, "start", "pattern"),
         ({"interval": "7d"}, "interval", "Input should be"),
         ({"colour": "red"}, "colour", "Extra inputs"),
     ],
@@ -128,6 +128,14 @@ def test_bad_requests_name_the_field(
     (error,) = response.json()["detail"]
     assert error["loc"][:2] == ["body", field]
     assert message in error["msg"]
+
+
+def test_an_unknown_symbol_is_404_naming_it(client: TestClient) -> None:
+    response = client.post("/v1/snapshots", json={**BODY, "symbols": ["AAPL", "NOPE"]})
+    assert response.status_code == 404, response.text
+    (error,) = response.json()["detail"]
+    assert error["loc"] == ["body", "symbols"]
+    assert "NOPE" in error["msg"]
 
 
 def test_router_plugs_into_the_datasets_app(tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ def test_snapshot_of_2008_is_content_addressed_and_verifiable(full_stack: Stack)
     assert data["count"] == len(data["rows"]) == 253
     assert {row["source"] for row in data["rows"]} == {"shipped"}
     unknown = httpx.post(url, json={**body, "symbols": ["NOSUCH"], "as_of": "2020-01-01"})
-    assert unknown.status_code == 422
+    assert unknown.status_code == 404
     assert unknown.json()["detail"][0]["loc"] == ["body", "symbols"]
 
 

@@ -10,17 +10,37 @@ no. Body-less ``POST`` routes (e.g. storage compaction, parameters in the query 
 included on purpose: they mutate state too.
 
 Every service's app and the gateway add :class:`RequireJsonContentType`; the check is a plain
-ASGI middleware so it runs before routing and never buffers the body.
+ASGI middleware so it runs before the route and never buffers the body. It applies only where a
+route answers the request's method on its path: a method the path does not have is the
+router's 405 (with ``Allow``), an unknown path its 404, whatever the content type. A relay whose
+methods only the service behind it knows (the gateway's ``/api/v1/quant/...``) is marked with
+:func:`checked_upstream`: the service answers the 415 or the 405 and the relay passes it on.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from sextant_common.routes import full_match
 
 JSON_MEDIA_TYPE = "application/json"
 CHECKED_METHODS = frozenset({"POST", "PUT", "PATCH"})
 UNSUPPORTED_MEDIA_TYPE = 415
+_CHECKED_UPSTREAM = "sextant_content_type_checked_upstream"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def checked_upstream(endpoint: F) -> F:
+    """Mark a route endpoint that relays every method to a service which runs this check
+    itself (and knows which methods the path has): :class:`RequireJsonContentType` lets its
+    requests through, so an undeclared ``PUT`` is the service's 405, not a 415 here."""
+    setattr(endpoint, _CHECKED_UPSTREAM, True)
+    return endpoint
 
 
 def is_json_content_type(value: str | None) -> bool:
@@ -46,8 +66,9 @@ def unsupported_media_type_detail(received: str | None) -> str:
 
 
 class RequireJsonContentType:
-    """ASGI middleware: ``POST``/``PUT``/``PATCH`` without a JSON content type get a 415 with
-    ``{"detail": "..."}`` naming the expected type; everything else passes through."""
+    """ASGI middleware: ``POST``/``PUT``/``PATCH`` without a JSON content type, to a route that
+    answers that method, get a 415 with ``{"detail": "..."}`` naming the expected type;
+    everything else passes through (to the router's 404/405 when no route answers)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -57,7 +78,12 @@ class RequireJsonContentType:
             await self.app(scope, receive, send)
             return
         received = _header(scope, b"content-type")
-        if is_json_content_type(received):
+        endpoint = full_match(scope)
+        if (
+            is_json_content_type(received)
+            or endpoint is None
+            or getattr(endpoint, _CHECKED_UPSTREAM, False)
+        ):
             await self.app(scope, receive, send)
             return
         body = orjson.dumps({"detail": unsupported_media_type_detail(received)})

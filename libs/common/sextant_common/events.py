@@ -30,6 +30,9 @@ UtcDatetime = Annotated[datetime, AfterValidator(_require_utc)]
 INSTRUMENT_ID_PATTERN: Final = r"^[A-Za-z0-9.\-_:/^]{1,64}$"
 """Letters, digits and ``. - _ : / ^``, 1 to 64 characters (see sextant_common.instruments)."""
 
+InstrumentId = Annotated[str, Field(pattern=INSTRUMENT_ID_PATTERN)]
+"""An instrument id field (e.g. an item of a ``symbols`` list), its pattern in the schema."""
+
 
 class AssetClass(StrEnum):
     """What kind of instrument an id names."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from sextant_common.events import INSTRUMENT_ID_PATTERN, Interval
+from sextant_common.timeparse import BoundText
 
 
 class BarsParams(BaseModel):
@@ -14,7 +15,7 @@ class BarsParams(BaseModel):
 
     symbol: str = Field(pattern=INSTRUMENT_ID_PATTERN, description="Instrument id, e.g. SPX")
     interval: Interval = Interval.D1
-    start: str | None = Field(None, description="Inclusive; date or ISO datetime (UTC)")
-    end: str | None = Field(None, description="Inclusive; a bare date covers the whole day")
-    as_of: str | None = Field(None, description="Knowledge time; default now")
+    start: BoundText | None = Field(None, description="Inclusive; date or ISO datetime (UTC)")
+    end: BoundText | None = Field(None, description="Inclusive; a bare date covers the whole day")
+    as_of: BoundText | None = Field(None, description="Knowledge time; default now")
     source: str | None = Field(None, max_length=32, description="Default: real before simulated")

@@ -13,12 +13,36 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BeforeValidator
+from pydantic import AwareDatetime, BeforeValidator, Field
 
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 """Start of every default range: before any bar Sextant stores."""
 
 _FORMS = "a date (YYYY-MM-DD) or ISO-8601 datetime"
+
+_YEAR = r"(?:19|2[01])\d{2}"  # 1900-2199: every bar Sextant stores, and no offset overflows
+_MONTH_DAY = (
+    r"(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1\d|2[0-8])"  # day 1-28 of every month
+    r"|(?:0[13-9]|1[0-2])-(?:29|30)"  # 29th and 30th outside February
+    r"|(?:0[13578]|1[02])-31)"  # 31st of the long months
+)
+_TIME = r"[T ](?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,6})?)?"
+_OFFSET = r"(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)"
+BOUND_PATTERN = rf"^{_YEAR}-{_MONTH_DAY}(?:{_TIME}{_OFFSET}?)?$"
+"""The forms :func:`parse_bound` accepts, as a JSON Schema ``pattern``: ``2008-12-31``,
+``2008-12-31T16:00:00Z``, ``2008-12-31 16:00:00.5+01:00`` or without an offset (UTC). February
+29th is left out (the pattern cannot tell leap years) though it parses, as are years outside
+1900-2199."""
+
+BoundText = Annotated[
+    str,
+    Field(
+        pattern=BOUND_PATTERN,
+        examples=["2008-01-01", "2008-12-31T16:00:00Z"],
+        description="A date (YYYY-MM-DD) or ISO-8601 datetime, UTC unless it has an offset",
+    ),
+]
+"""A time bound as text in a query string or body, parsed later with :func:`parse_bound`."""
 
 
 def parse_bound(value: str, *, field: str, end_of_day: bool = False) -> datetime:

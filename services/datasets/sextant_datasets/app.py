@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from sextant_common import topics
 from sextant_common.content_type import RequireJsonContentType
+from sextant_common.http_errors import install_error_handlers
 from sextant_common.telemetry import CaughtUp, add_health_and_metrics
 from sextant_common.versioned_cache import VersionedCache
 from sextant_datasets.admission import BarAdmission
@@ -52,6 +53,7 @@ def build_app(settings: DatasetsSettings | None = None) -> FastAPI:
 
     app = FastAPI(title="Sextant datasets", version="0.1.0", lifespan=lifespan)
     app.add_middleware(RequireJsonContentType)  # 415 for non-JSON POSTs
+    install_error_handlers(app)
     app.state.reader = reader
     app.state.catalog = catalog
     app.state.response_cache = VersionedCache[bytes](ttl_s=30.0)

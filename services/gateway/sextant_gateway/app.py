@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from sextant_common.content_type import RequireJsonContentType
+from sextant_common.http_errors import install_error_handlers
 from sextant_common.telemetry import add_health_and_metrics, http_ok
 from sextant_common.versioned_cache import VersionedCache
 from sextant_gateway.api.routes import backtests, bars, datasets, fetch, instruments, quant, ws
@@ -83,6 +84,7 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(ws.router)
     install_openapi(app)
     app.add_middleware(RequireJsonContentType)
+    install_error_handlers(app)
     if settings.cors_origins:  # added last: outermost, so 415s and preflights carry CORS headers
         app.add_middleware(
             CORSMiddleware,

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from sextant_common import topics
 from sextant_common.bus import build_broker, ensure_topics
 from sextant_common.content_type import RequireJsonContentType
+from sextant_common.http_errors import install_error_handlers
 from sextant_common.telemetry import PublishedOnce, add_health_and_metrics
 from sextant_ingest.api.routes import fetch
 from sextant_ingest.fetching import KafkaEventPublisher, UnifiedFetcher
@@ -44,6 +45,7 @@ def build_app(settings: IngestSettings | None = None) -> FastAPI:
 
     app = FastAPI(title="Sextant ingest", version="0.1.0", lifespan=lifespan)
     app.add_middleware(RequireJsonContentType)  # 415 for non-JSON POSTs
+    install_error_handlers(app)
     app.include_router(fetch.router)
 
     @app.get("/status")

@@ -9,12 +9,11 @@ from collections.abc import AsyncIterator
 
 import httpx
 from fastapi import FastAPI
-from fastapi.exceptions import RequestValidationError
 
 from sextant_common.content_type import RequireJsonContentType
+from sextant_common.http_errors import install_error_handlers
 from sextant_common.telemetry import add_health_and_metrics, http_ok
 from sextant_common.versioned_cache import VersionedCache
-from sextant_quant.api.deps import validation_error_422
 from sextant_quant.api.routes import backtests, factors, options, regimes, risk
 from sextant_quant.jobs import backtest, sweep
 from sextant_quant.jobs.runner import JobRunner
@@ -70,7 +69,7 @@ def build_app(settings: QuantSettings | None = None) -> FastAPI:
     app.state.regime_fits = VersionedCache[HMMRegimeModel](max_entries=64)
     for module in (factors, regimes, risk, options, backtests):
         app.include_router(module.router)
-    app.add_exception_handler(RequestValidationError, validation_error_422)
+    install_error_handlers(app)
     add_health_and_metrics(
         app,
         "quant",

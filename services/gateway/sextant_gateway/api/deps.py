@@ -33,17 +33,25 @@ def hub_of(app_state: object) -> LiveHub:
 
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-RELAYED_HEADERS = ("retry-after",)
+RELAYED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
+"""Every method a catch-all relay passes on: the service answers the ones its path lacks with
+405 and the complete ``Allow`` header, which the relay passes back."""
+RELAYED_HEADERS = ("retry-after", "allow", "content-disposition", "cache-control")
+"""Upstream response headers the caller needs (when to retry, which methods, how to save a
+download, how long to keep it); hop-by-hop and length headers are the gateway's own."""
 
 
 async def forward(client: httpx.AsyncClient, path: str, request: Request) -> Response:
     """Send the caller's request (method, query string, body and its content type) to ``path``
-    on an internal service and relay its status, body and ``Retry-After``. ``path`` is the
-    decoded path (as Starlette gives path parameters); it is percent-encoded again here.
+    on an internal service and relay its status, body and :data:`RELAYED_HEADERS`
+    (``Retry-After`` of a 429/503, ``Allow`` of a 405 ...). ``path`` is the decoded path (as
+    Starlette gives path parameters); it is percent-encoded again here.
 
     The content type is passed on as received, never assumed: the gateway's
-    ``RequireJsonContentType`` middleware has already refused a non-JSON ``POST``, and the
-    service checks again. An unreachable service becomes a 503 naming it, never a hung request.
+    ``RequireJsonContentType`` middleware has already refused a non-JSON ``POST`` to its own
+    routes, and the service checks every request (the catch-all relays leave it to the
+    service, which alone knows the path's methods). An unreachable service becomes a 503
+    naming it, never a hung request.
     """
     headers = {}
     if (content_type := request.headers.get("content-type")) is not None:

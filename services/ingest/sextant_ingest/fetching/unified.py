@@ -9,9 +9,11 @@ Fallback rule: the next provider is tried after any failure of the current one, 
 NotFound and NoData (a symbol or range unknown at the primary may exist at the fallback) and a
 ValueError from its ``transform_query`` (its params may differ). When all fail, the error says
 what everyone answered: all NotFound -> ``NotFound``; all NotFound/NoData -> ``NoData``; all
-ValueError -> the primary's ``ValueError``; anything else -> ``FetchFailed`` listing each. A
-provider's query validation error becomes :class:`InvalidParams`, which names the caller's
-parameter (``params.start``) rather than the provider's query class.
+ValueError -> the primary's ``ValueError``; ValueErrors from the providers with keys and
+MissingCredentials from the others -> the first ``ValueError`` (the params are what to fix);
+anything else -> ``FetchFailed`` listing each. A provider's query validation error becomes
+:class:`InvalidParams`, which names the caller's parameter (``params.start``) rather than
+the provider's query class.
 """
 
 from __future__ import annotations
@@ -664,4 +666,10 @@ def _final_error(what: str, failures: list[tuple[str, BaseException]]) -> Except
         first = errors[0]
         assert isinstance(first, ValueError)
         return first
+    # Providers without keys were never asked: when every provider that could have been
+    # refused the params, the caller's params are what to fix (a 422), not a 503.
+    if any(isinstance(e, ValueError) for e in errors) and all(
+        isinstance(e, ValueError | MissingCredentials) for e in errors
+    ):
+        return next(e for e in errors if isinstance(e, ValueError))
     return FetchFailed(what, failures)

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 import pandas as pd
 from fastapi import Depends, HTTPException, Request
-from fastapi.encoders import jsonable_encoder
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 
 from sextant_common.http_errors import error_responses, field_error
 from sextant_quant.market_data import MarketData, MarketDataError
@@ -72,22 +68,3 @@ async def compute_or_422(compute: Callable[[], T], field: str, location: str = "
     """:func:`run_or_422` in a worker thread, so a long fit never blocks the event loop (the
     job runner and health checks share it)."""
     return await asyncio.to_thread(run_or_422, compute, field, location)
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)  # "nan", "inf": JSON has no such numbers
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    return value
-
-
-async def validation_error_422(request: Request, exc: Exception) -> JSONResponse:
-    """FastAPI's own 422 for an invalid request, except that a NaN or infinite input (the
-    JSON parser accepts ``NaN``) is echoed as a string instead of crashing the response."""
-    assert isinstance(exc, RequestValidationError)
-    return JSONResponse(
-        status_code=422, content={"detail": _json_safe(jsonable_encoder(exc.errors()))}
-    )

@@ -362,6 +362,33 @@ _CALL = re.compile(r"^([A-Z]+)\((.*)\)$")
 _SYMBOL = re.compile(r"^[A-Z0-9][A-Z0-9._:\-^=]{0,31}$")
 
 
+def _any_case(word: str) -> str:
+    """``word`` (letters, ``&`` and ``/``, none special in a regex) as a regex matching it in
+    any letter case: JSON Schema patterns have no flags."""
+    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else c for c in word)
+
+
+def _strategy_pattern() -> str:
+    window = r"[1-9]\d{0,3}"
+    ma = f"(?:{_any_case('SMA')}|{_any_case('EMA')})"
+    z = r"\d{1,2}(?:\.\d{1,3})?"
+    cross = f"(?:{window}{ma}|{ma}{window})\\.(?:{window}{ma}|{ma}{window})"
+    call = (
+        f"{ma}\\({window},{window}\\)"
+        f"|{_any_case('MOM')}\\({window}\\)"
+        f"|{_any_case('MR')}\\((?:[2-9]|[1-9]\\d{{1,3}})(?:,{z}(?:,{z})?)?\\)"
+    )
+    ls, reg = _any_case("/LS"), _any_case("/REG")
+    hold = "|".join(_any_case(word) for word in ("BUY&HOLD", "BUYHOLD", "BH"))
+    return f"^(?:(?:{hold})(?:{reg})?|(?:{cross}|{call})(?:{ls}(?:{reg})?|{reg}(?:{ls})?)?)$"
+
+
+STRATEGY_PATTERN = _strategy_pattern()
+"""The grammar of :func:`parse_spec` as a JSON Schema ``pattern`` (windows of 1 to 4 digits,
+z-scores of up to 2 digits and 3 decimals). What it cannot say: a cross's fast window must be
+below its slow one, and MR's exit z-score below its entry z-score."""
+
+
 def parse_spec(text: str) -> StrategySpec:
     """Parse the command-bar form of a strategy (see the module docstring) into a spec.
 

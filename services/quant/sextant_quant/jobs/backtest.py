@@ -11,6 +11,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sextant_common.events import INSTRUMENT_ID_PATTERN
+from sextant_common.timeparse import BoundText
 from sextant_quant.backtest import (
     BAR_DTYPE,
     Commission,
@@ -22,6 +23,7 @@ from sextant_quant.backtest import (
     run_spec,
     summarize,
 )
+from sextant_quant.backtest.specs import STRATEGY_PATTERN
 from sextant_quant.jobs.runner import Handler, Progress
 from sextant_quant.market_data import MarketData, MarketDataError
 
@@ -35,9 +37,17 @@ class BacktestCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     symbol: str = Field(pattern=INSTRUMENT_ID_PATTERN)
-    strategy: str = Field(min_length=1, max_length=64, examples=["50SMA.200EMA"])
-    start: str | None = None
-    end: str | None = None
+    # The pattern is documentation (parse_spec validates, with a message naming the bad token).
+    strategy: str = Field(
+        min_length=1,
+        max_length=64,
+        examples=["50SMA.200EMA"],
+        json_schema_extra={"pattern": STRATEGY_PATTERN},
+        description="50SMA.200EMA, SMA(50,200), MOM(126), MR(20,2,0.5) or BH, optionally with "
+        "/LS (shorts) and /REG (regime filter); any case; a cross's fast window below its slow",
+    )
+    start: BoundText | None = None
+    end: BoundText | None = None
     init_cash: float = Field(100_000.0, gt=0)
     fees: float = Field(0.001, ge=0, lt=0.1, description="Fraction of traded value")
     slippage: float = Field(0.0, ge=0, lt=0.1, description="Fraction of price")

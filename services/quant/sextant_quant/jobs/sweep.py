@@ -19,15 +19,15 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
-import re
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numba
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from sextant_common.events import INSTRUMENT_ID_PATTERN
+from sextant_common.events import InstrumentId
+from sextant_common.timeparse import BoundText
 from sextant_quant.backtest import SweepResult, sweep_ma_cross
 from sextant_quant.jobs.runner import Handler, Progress
 from sextant_quant.market_data import MarketData, MarketDataError
@@ -36,26 +36,26 @@ KIND = "sweep"
 DEFAULT_MAX_BACKTESTS = 600_000
 
 
+Window = Annotated[int, Field(ge=1, description="Moving-average window in bars")]
+
+
 class SweepCreate(BaseModel):
     """A grid of fast x slow moving-average windows over ``symbols`` (repeats count once)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    symbols: list[str] = Field(min_length=1, max_length=1_000)
-    fast: list[int] = Field(min_length=1, max_length=100)
-    slow: list[int] = Field(min_length=1, max_length=100)
+    symbols: list[InstrumentId] = Field(min_length=1, max_length=1_000)
+    fast: list[Window] = Field(min_length=1, max_length=100)
+    slow: list[Window] = Field(min_length=1, max_length=100)
     kind: Literal["SMA", "EMA"] = "SMA"
-    start: str | None = None
-    end: str | None = None
+    start: BoundText | None = None
+    end: BoundText | None = None
     fees: float = Field(0.001, ge=0, lt=0.1)
     ray: bool = Field(False, description="Run on Ray even without SEXTANT_RAY_ADDRESS")
 
     @field_validator("symbols")
     @classmethod
     def _ids(cls, symbols: list[str]) -> list[str]:
-        for symbol in symbols:
-            if not re.fullmatch(INSTRUMENT_ID_PATTERN, symbol):
-                raise ValueError(f"{symbol!r} is not an instrument id")
         return list(dict.fromkeys(symbols))
 
     @field_validator("fast", "slow")
@@ -65,8 +65,6 @@ class SweepCreate(BaseModel):
 
     @model_validator(mode="after")
     def _windows(self) -> SweepCreate:
-        if min(self.fast + self.slow) < 1:
-            raise ValueError("fast/slow windows must be >= 1")
         if not any(f < s for f in self.fast for s in self.slow):
             raise ValueError("no pair with fast < slow: every fast window is >= every slow one")
         return self

@@ -20,9 +20,9 @@ import pyarrow as pa
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from sextant_common.events import INSTRUMENT_ID_PATTERN, Interval
+from sextant_common.events import InstrumentId, Interval
 from sextant_common.http_errors import bound_or_422, error_responses, field_error
-from sextant_common.timeparse import EARLIEST
+from sextant_common.timeparse import EARLIEST, BoundText
 from sextant_datasets.lake.reader import UnknownSymbol
 from sextant_datasets.snapshots import (
     DatasetManager,
@@ -66,13 +66,13 @@ class SnapshotCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    symbols: list[Annotated[str, Field(pattern=INSTRUMENT_ID_PATTERN)]] = Field(
-        min_length=1, max_length=1000
-    )
+    symbols: list[InstrumentId] = Field(min_length=1, max_length=1000)
     interval: Interval = Interval.D1
-    start: str | None = Field(None, description="Inclusive bar start; default 1900-01-01")
-    end: str | None = Field(None, description="Inclusive bar start; default now")
-    as_of: str | None = Field(None, description="Knowledge time; default now; not in the future")
+    start: BoundText | None = Field(None, description="Inclusive bar start; default 1900-01-01")
+    end: BoundText | None = Field(None, description="Inclusive bar start; default now")
+    as_of: BoundText | None = Field(
+        None, description="Knowledge time; default now; not in the future"
+    )
     source: str | None = Field(None, max_length=32, description="Default: real before simulated")
 
 
@@ -123,7 +123,12 @@ def _as_http_errors() -> Iterator[None]:
     "/v1/snapshots",
     status_code=201,
     response_model=SnapshotPublic,
-    responses=error_responses({409: "The stored snapshot with these rows failed verification"}),
+    responses=error_responses(
+        {
+            404: "No bars stored for one of the symbols (names it)",
+            409: "The stored snapshot with these rows failed verification",
+        }
+    ),
 )
 def create_snapshot(manager: ManagerDep, body: SnapshotCreate) -> Snapshot:
     """Freeze the as-of answer to a bars query. Saving rows already stored returns the existing
@@ -151,8 +156,11 @@ def create_snapshot(manager: ManagerDep, body: SnapshotCreate) -> Snapshot:
     )
     try:
         return manager.save_snapshot(query, as_of)
-    except UnknownSymbol as exc:
-        raise field_error("symbols", str(exc), location="body") from None
+    except UnknownSymbol as exc:  # a well-formed id the lake does not hold: not found
+        raise HTTPException(
+            status_code=404,
+            detail=[{"loc": ["body", "symbols"], "msg": str(exc), "type": "not_found"}],
+        ) from None
     except EmptySnapshot as exc:
         raise field_error("start", str(exc), location="body") from None
     except SnapshotTampered as exc:

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sextant_common.events import INSTRUMENT_ID_PATTERN, Interval
 from sextant_common.http_errors import bound_or_422, error_responses, field_error
-from sextant_common.timeparse import EARLIEST
+from sextant_common.timeparse import EARLIEST, BoundText
 from sextant_datasets.cold import ColdStorageManager, CompactionPolicy
 from sextant_datasets.cold.calendars import UnknownCalendar
 from sextant_datasets.lake.reader import UnknownSymbol
@@ -85,8 +85,8 @@ class GapParams(BaseModel):
 
     symbol: str = Field(pattern=INSTRUMENT_ID_PATTERN, description="Instrument id, e.g. SPX")
     interval: Interval = Interval.D1
-    start: str | None = Field(None, description="First date checked; default first stored")
-    end: str | None = Field(None, description="Last date checked; default last stored")
+    start: BoundText | None = Field(None, description="First date checked; default first stored")
+    end: BoundText | None = Field(None, description="Last date checked; default last stored")
     calendar: str | None = Field(
         None, description="exchange_calendars name (XNYS, 24/7, 24/5 ...); default by asset class"
     )

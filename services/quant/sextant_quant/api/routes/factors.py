@@ -9,7 +9,8 @@ import pandas as pd
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from sextant_common.events import INSTRUMENT_ID_PATTERN
+from sextant_common.events import INSTRUMENT_ID_PATTERN, InstrumentId
+from sextant_common.timeparse import BoundText
 from sextant_quant.api.deps import (
     MARKET_DATA_ERRORS,
     MarketDataDep,
@@ -33,8 +34,8 @@ class FactorParams(BaseModel):
     model: Literal["ff3"] = Field(
         "ff3", description="ff3 (shipped monthly data); ff5/carhart need the French provider"
     )
-    start: str | None = None
-    end: str | None = None
+    start: BoundText | None = None
+    end: BoundText | None = None
 
 
 class Coefficient(BaseModel):
@@ -118,11 +119,13 @@ class PortfolioFactorCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    symbols: list[str] = Field(min_length=1, max_length=500)
-    weights: list[float] = Field(min_length=1, max_length=500)
+    symbols: list[InstrumentId] = Field(min_length=1, max_length=500)
+    weights: list[Annotated[float, Field(allow_inf_nan=False)]] = Field(
+        min_length=1, max_length=500
+    )
     model: Literal["ff3"] = "ff3"
-    start: str | None = None
-    end: str | None = None
+    start: BoundText | None = None
+    end: BoundText | None = None
 
     @model_validator(mode="after")
     def _same_length(self) -> PortfolioFactorCreate:

@@ -7,7 +7,7 @@ Every numeric field takes a number or a list (lists must broadcast). Units: ``t`
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from fastapi import APIRouter
@@ -26,8 +26,13 @@ from sextant_quant.options import (
 
 router = APIRouter(tags=["options"])
 
-Numbers = float | list[float]
-OptionTypes = str | list[str]
+# strict: a JSON boolean is not a number (pydantic would read false as 0.0)
+Number = Annotated[float, Field(strict=True)]
+Positive = Annotated[float, Field(strict=True, gt=0)]
+OptionType = Literal["call", "put", "c", "p", "Call", "Put", "CALL", "PUT", "C", "P"]
+Numbers = Number | Annotated[list[Number], Field(min_length=1)]
+PositiveNumbers = Positive | Annotated[list[Positive], Field(min_length=1)]
+OptionTypes = OptionType | Annotated[list[OptionType], Field(min_length=1)]
 
 
 class OptionsCreate(BaseModel):
@@ -39,13 +44,13 @@ class OptionsCreate(BaseModel):
         "bsm"
     )
     option_type: OptionTypes = Field(description="call/put (or c/p)")
-    spot: Numbers = Field(description="Spot; the forward for black76")
-    strike: Numbers
-    t: Numbers = Field(description="Years to expiry")
+    spot: PositiveNumbers = Field(description="Spot; the forward for black76")
+    strike: PositiveNumbers
+    t: PositiveNumbers = Field(description="Years to expiry")
     rate: Numbers = 0.0
     carry: Numbers = Field(0.0, description="b = r - q (bsm, american_*)")
     foreign_rate: Numbers = Field(0.0, description="garman_kohlhagen only")
-    vol: Numbers
+    vol: PositiveNumbers = Field(description="Annualized, a fraction (0.2 = 20%)")
 
 
 def _arrays(result: Any) -> dict[str, Any]:
@@ -82,11 +87,11 @@ class ImpliedVolCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    price: Numbers
+    price: PositiveNumbers
     option_type: OptionTypes
-    spot: Numbers
-    strike: Numbers
-    t: Numbers
+    spot: PositiveNumbers
+    strike: PositiveNumbers
+    t: PositiveNumbers
     rate: Numbers = 0.0
     carry: Numbers = 0.0
 
@@ -114,9 +119,9 @@ class SurfaceCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    t: list[float] = Field(min_length=5)
-    log_moneyness: list[float] = Field(min_length=5)
-    vol: list[float] = Field(min_length=5)
+    t: list[Positive] = Field(min_length=5, description="Years to expiry")
+    log_moneyness: list[Number] = Field(min_length=5)
+    vol: list[Positive] = Field(min_length=5)
 
 
 @router.post("/v1/options/surface")

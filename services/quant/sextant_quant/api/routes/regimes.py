@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from sextant_common.events import INSTRUMENT_ID_PATTERN
+from sextant_common.timeparse import BoundText
 from sextant_common.versioned_cache import VersionedCache
 from sextant_quant.api.deps import (
     MARKET_DATA_ERRORS,
@@ -34,8 +35,8 @@ class RegimeParams(BaseModel):
     symbol: str = Field(pattern=INSTRUMENT_ID_PATTERN)
     method: Literal["hmm", "garch"] = "hmm"
     states: int = Field(3, ge=2, le=4, description="HMM states (2-4)")
-    start: str | None = None
-    end: str | None = None
+    start: BoundText | None = None
+    end: BoundText | None = None
     seed: int = Field(0, ge=0)
     history: int = Field(250, ge=0, le=20_000, description="Trailing days of labels returned")
 

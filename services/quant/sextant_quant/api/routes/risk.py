@@ -5,15 +5,15 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import math
-import re
 from typing import TYPE_CHECKING, Annotated, Any, Literal, get_type_hints
 
 import pandas as pd
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
-from sextant_common.events import INSTRUMENT_ID_PATTERN
+from sextant_common.events import InstrumentId
 from sextant_common.http_errors import field_error
+from sextant_common.timeparse import BoundText
 from sextant_quant.api.deps import (
     MARKET_DATA_ERRORS,
     MarketDataDep,
@@ -43,7 +43,7 @@ class VaRCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    symbols: list[str] = Field(min_length=1, max_length=500)
+    symbols: list[InstrumentId] = Field(min_length=1, max_length=500)
     weights: list[Annotated[float, Field(allow_inf_nan=False)]] = Field(
         min_length=1, max_length=500, description="Fractions of portfolio value, finite"
     )
@@ -51,8 +51,8 @@ class VaRCreate(BaseModel):
     confidence: float = Field(0.99, gt=0, lt=1)
     horizon: float = Field(1.0, gt=0, description="In days")
     vol_model: Literal["sample", "ewma", "garch"] = "sample"
-    start: str | None = None
-    end: str | None = None
+    start: BoundText | None = None
+    end: BoundText | None = None
     seed: int = Field(0, ge=0)
 
     @model_validator(mode="after")
@@ -61,9 +61,6 @@ class VaRCreate(BaseModel):
             raise ValueError(
                 f"weights has {len(self.weights)} entries for {len(self.symbols)} symbols"
             )
-        for symbol in self.symbols:
-            if not re.fullmatch(INSTRUMENT_ID_PATTERN, symbol):
-                raise ValueError(f"symbols: {symbol!r} is not an instrument id")
         return self
 
 
@@ -128,15 +125,23 @@ async def value_at_risk(market: MarketDataDep, body: VaRCreate) -> VaRPublic:
 
 
 AssetClassName = Literal["equity", "fixed_income", "option", "fx", "commodity", "cash"]
+POSITION_CONSTRAINTS: dict[str, Any] = {
+    "asset_class": AssetClassName,
+    "id": Annotated[str, Field(min_length=1)],
+    "currency": Annotated[str, Field(min_length=1)],
+    "implied_vol": Annotated[float, Field(ge=0, description="A fraction, 0.20 = 20%")],
+}
+"""Field types of ``PositionCreate`` that say in the schema what ``Position`` checks."""
 
 
 def _position_model() -> type[BaseModel]:
     """``PositionCreate``: the fields, types and defaults of the ``Position`` dataclass, with
-    ``asset_class`` as its string values, so the request body cannot drift from the dataclass."""
+    ``asset_class`` as its string values and :data:`POSITION_CONSTRAINTS`, so the request body
+    cannot drift from the dataclass."""
     hints = get_type_hints(Position)
     fields: dict[str, Any] = {
         f.name: (
-            AssetClassName if f.name == "asset_class" else hints[f.name],
+            POSITION_CONSTRAINTS.get(f.name, hints[f.name]),
             ... if f.default is dataclasses.MISSING else f.default,
         )
         for f in dataclasses.fields(Position)
@@ -162,7 +167,7 @@ class StressCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     positions: list[PositionCreate] = Field(min_length=1)
-    base_currency: str = "USD"
+    base_currency: str = Field("USD", min_length=1)
 
 
 class ScenarioPublic(BaseModel):
