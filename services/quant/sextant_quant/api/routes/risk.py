@@ -176,7 +176,7 @@ class ScenarioPublic(BaseModel):
     scenario: str
     description: str
     total: float
-    total_return: float
+    total_return: float | None = Field(description="None when the gross value is 0")
     by_position: dict[str, float]
 
 
