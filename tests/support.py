@@ -17,6 +17,7 @@ from typing import TypeVar
 
 import httpx
 import orjson
+import websockets
 from aiokafka import AIOKafkaProducer
 
 from sextant_common import topics
@@ -234,9 +235,7 @@ async def publish_live_bars(bootstrap: str, symbol: str, count: int, per_second:
 
 
 @contextmanager
-def private_quant(
-    bootstrap: str, datasets_url: str, data_dir: Path, **extra: str
-) -> Iterator[str]:
+def private_quant(bootstrap: str, datasets_url: str, data_dir: Path, **extra: str) -> Iterator[str]:
     """A quant service of its own (own broker ``bootstrap``, own data dir, ``SEXTANT_*`` overrides
     in ``extra``) reading market data from ``datasets_url``; yields its base URL. Its job
     consumer group never shares requests with the full stack's quant."""
@@ -257,3 +256,18 @@ def private_quant(
         yield f"http://127.0.0.1:{port}"
     finally:
         stop_services(services)
+
+
+async def ws_bar_latencies(port: int, symbol: str, expected: int) -> list[float]:
+    """Subscribe to ``symbol`` on the gateway's ``/ws``; the delivery latency (s, now minus the
+    bar's ``ts_known``) of each of the next ``expected`` live bars."""
+    latencies: list[float] = []
+    async with websockets.connect(f"ws://127.0.0.1:{port}/ws", compression=None) as ws:
+        await ws.send(orjson.dumps({"subscribe": [symbol]}).decode())
+        assert orjson.loads(await ws.recv()) == {"type": "subscribed", "symbols": [symbol]}
+        async with asyncio.timeout(60):
+            while len(latencies) < expected:
+                message = orjson.loads(await ws.recv())
+                known = datetime.fromisoformat(message["bar"]["ts_known"])
+                latencies.append((datetime.now(UTC) - known).total_seconds())
+    return latencies

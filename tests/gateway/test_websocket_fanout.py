@@ -6,7 +6,6 @@ import asyncio
 import os
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -21,6 +20,7 @@ from tests.support import (
     service_env,
     spec,
     stalled_ws_client,
+    ws_bar_latencies,
 )
 
 pytestmark = pytest.mark.integration
@@ -42,27 +42,13 @@ def gateway_port(kafka_bootstrap: str, tmp_path: Path) -> Iterator[int]:
         stop_services(services)
 
 
-async def _reader(port: int, symbol: str, expected: int) -> list[float]:
-    """Subscribe and return the delivery latency (s) of each live bar until ``expected``."""
-    latencies: list[float] = []
-    async with websockets.connect(f"ws://127.0.0.1:{port}/ws", compression=None) as ws:
-        await ws.send(orjson.dumps({"subscribe": [symbol]}).decode())
-        assert orjson.loads(await ws.recv()) == {"type": "subscribed", "symbols": [symbol]}
-        async with asyncio.timeout(60):
-            while len(latencies) < expected:
-                message = orjson.loads(await ws.recv())
-                known = datetime.fromisoformat(message["bar"]["ts_known"])
-                latencies.append((datetime.now(UTC) - known).total_seconds())
-    return latencies
-
-
 def test_live_bars_reach_a_subscriber_and_a_stalled_client_is_dropped(
     gateway_port: int, kafka_bootstrap: str
 ) -> None:
     stalled = stalled_ws_client(gateway_port, "FAST")
 
     async def scenario() -> list[float]:
-        reader = asyncio.create_task(_reader(gateway_port, "FAST", BURST))
+        reader = asyncio.create_task(ws_bar_latencies(gateway_port, "FAST", BURST))
         await asyncio.sleep(0.5)  # both subscribed before the first bar
         await publish_live_bars(kafka_bootstrap, "FAST", BURST, per_second=5_000)
         return await reader

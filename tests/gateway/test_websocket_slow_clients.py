@@ -6,10 +6,8 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
-import orjson
 import pytest
 import websockets
 from websockets.exceptions import InvalidStatus
@@ -20,6 +18,7 @@ from tests.support import (
     running_services,
     stalled_ws_client,
     wait_for,
+    ws_bar_latencies,
     ws_handshake,
 )
 
@@ -41,20 +40,6 @@ def _closed_by_server(sock: socket.socket, timeout_s: float) -> bool:
     return False
 
 
-async def _healthy_reader(port: int, symbol: str, expected: int) -> list[float]:
-    """Subscribe with a normal client; the delivery latency (s) of each of ``expected`` bars."""
-    latencies: list[float] = []
-    async with websockets.connect(f"ws://127.0.0.1:{port}/ws", compression=None) as ws:
-        await ws.send(orjson.dumps({"subscribe": [symbol]}).decode())
-        assert orjson.loads(await ws.recv())["type"] == "subscribed"
-        async with asyncio.timeout(60):
-            while len(latencies) < expected:
-                message = orjson.loads(await ws.recv())
-                known = datetime.fromisoformat(message["bar"]["ts_known"])
-                latencies.append((datetime.now(UTC) - known).total_seconds())
-    return latencies
-
-
 def test_a_client_that_stops_reading_at_a_slow_pace_is_reset_by_the_keepalive(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
@@ -71,7 +56,7 @@ def test_a_client_that_stops_reading_at_a_slow_pace_is_reset_by_the_keepalive(
         stalled = stalled_ws_client(ports.gateway, "SLOW")
 
         async def scenario() -> list[float]:
-            reader = asyncio.create_task(_healthy_reader(ports.gateway, "SLOW", 30))
+            reader = asyncio.create_task(ws_bar_latencies(ports.gateway, "SLOW", 30))
             await asyncio.sleep(0.3)
             await publish_live_bars(kafka_bootstrap, "SLOW", 30, per_second=5)
             return await reader

@@ -17,6 +17,9 @@ from tests.support import private_quant, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
+# Generous timeouts: these tests load the machine on purpose (sweeps of up to 600,000 backtests).
+http = httpx.Client(timeout=60)
+
 FULL_GRID = {"fast": list(range(1, 101)), "slow": list(range(101, 201))}
 
 
@@ -31,7 +34,7 @@ def simulated(stack: Stack) -> list[str]:
     """The simulated market's daily symbols (52), once the ingest backfill stored them."""
 
     def daily() -> list[str] | None:
-        entries = httpx.get(f"{stack.datasets_url}/v1/instruments").json()["instruments"]
+        entries = http.get(f"{stack.datasets_url}/v1/instruments").json()["instruments"]
         ids = [e["instrument_id"] for e in entries if e["source"] == "simulated"]
         return ids if len(ids) >= 52 else None
 
@@ -46,7 +49,7 @@ def final_state(base: str, path: str, timeout_s: float = 120) -> dict[str, Any]:
     """Poll ``GET base/path`` until the job succeeded or failed; return that state."""
 
     def done() -> dict[str, Any] | None:
-        body: dict[str, Any] = httpx.get(f"{base}{path}", timeout=30).json()
+        body: dict[str, Any] = http.get(f"{base}{path}", timeout=30).json()
         return body if body["status"] in ("succeeded", "failed") else None
 
     return wait_for(done, timeout_s, f"{path} to finish", every=0.3)
@@ -63,7 +66,7 @@ def test_a_sweep_too_large_for_an_event_succeeds_and_the_runner_survives(
 ) -> None:
     # The full 100 x 100 grid over the 52 simulated symbols: a ~20 MB result, which used to hit
     # MessageSizeTooLargeError, kill the runner, and turn every later job into a 500.
-    queued = httpx.post(
+    queued = http.post(
         f"{stack.gateway_url}/api/v1/sweeps", json={"symbols": simulated, **FULL_GRID}, timeout=30
     )
     assert queued.status_code == 202, queued.text
@@ -77,8 +80,8 @@ def test_a_sweep_too_large_for_an_event_succeeds_and_the_runner_survives(
     # The simulated history is shorter than the slow windows: the result says so.
     assert result["bars"] < 101 and result["best"] is None
     assert "no signal possible" in result["warnings"][0]
-    assert httpx.get(f"{quant_url(stack)}/health").status_code == 200
-    after = httpx.post(
+    assert http.get(f"{quant_url(stack)}/health").status_code == 200
+    after = http.post(
         f"{stack.gateway_url}/api/v1/backtests", json={"symbol": "SPX", "strategy": "BH"}
     )
     assert after.status_code == 202, after.text
@@ -87,14 +90,14 @@ def test_a_sweep_too_large_for_an_event_succeeds_and_the_runner_survives(
 
 
 def test_sweeps_are_bounded_and_repeats_count_once(stack: Stack) -> None:
-    too_big = httpx.post(
+    too_big = http.post(
         f"{stack.gateway_url}/api/v1/sweeps",
         json={"symbols": [f"S{i:03d}" for i in range(1000)], **FULL_GRID},
     )
     assert too_big.status_code == 422, too_big.text
     assert detail_field(too_big) == "symbols"
     assert "10,000,000 backtests" in too_big.text
-    repeated = httpx.post(
+    repeated = http.post(
         f"{stack.gateway_url}/api/v1/sweeps",
         json={"symbols": ["SPX"] * 1000, "fast": [10, 10, 20], "slow": [50, 50]},
     )
@@ -106,12 +109,12 @@ def test_sweeps_are_bounded_and_repeats_count_once(stack: Stack) -> None:
 
 
 def test_unknown_symbols_are_refused_at_submit(stack: Stack) -> None:
-    backtest = httpx.post(
+    backtest = http.post(
         f"{stack.gateway_url}/api/v1/backtests", json={"symbol": "NOSUCH", "strategy": "BH"}
     )
     assert backtest.status_code == 404, backtest.text
     assert detail_field(backtest) == "symbol" and "NOSUCH" in backtest.text
-    sweep = httpx.post(
+    sweep = http.post(
         f"{stack.gateway_url}/api/v1/sweeps",
         json={"symbols": ["SPX", "NOSUCH", "NOPE"], "fast": [10], "slow": [50]},
     )
@@ -122,7 +125,7 @@ def test_unknown_symbols_are_refused_at_submit(stack: Stack) -> None:
 
 def test_windows_longer_than_the_data_say_why_there_are_no_trades(stack: Stack) -> None:
     body = {"symbol": "SPX", "strategy": "50SMA.200EMA", "start": "2018-06-01"}
-    queued = httpx.post(f"{stack.gateway_url}/api/v1/backtests", json=body)
+    queued = http.post(f"{stack.gateway_url}/api/v1/backtests", json=body)
     assert queued.status_code == 202, queued.text
     state = final_state(stack.gateway_url, f"/api/v1/backtests/{queued.json()['job_id']}")
     assert state["status"] == "succeeded", state
@@ -131,7 +134,7 @@ def test_windows_longer_than_the_data_say_why_there_are_no_trades(stack: Stack) 
     assert result["warnings"] and "no signal possible" in result["warnings"][0]
     assert f"holds {result['bars']}" in result["warnings"][0]
     normal = dict(body, start="2010-01-01")
-    ok = httpx.post(f"{stack.gateway_url}/api/v1/backtests", json=normal).json()
+    ok = http.post(f"{stack.gateway_url}/api/v1/backtests", json=normal).json()
     state = final_state(stack.gateway_url, f"/api/v1/backtests/{ok['job_id']}")
     assert state["result"]["warnings"] == [] and state["result"]["summary"]["n_trades"] > 0
 
@@ -139,7 +142,7 @@ def test_windows_longer_than_the_data_say_why_there_are_no_trades(stack: Stack) 
 def test_a_sweep_over_histories_without_common_dates_names_their_ranges(
     stack: Stack, simulated: list[str]
 ) -> None:
-    queued = httpx.post(
+    queued = http.post(
         f"{stack.gateway_url}/api/v1/sweeps",
         json={"symbols": ["SPX", simulated[0]], "fast": [10], "slow": [50]},
     )
@@ -153,17 +156,17 @@ def test_a_sweep_over_histories_without_common_dates_names_their_ranges(
 
 def test_var_names_weights_that_are_not_finite_or_overflow(stack: Stack) -> None:
     url = f"{quant_url(stack)}/v1/risk/var"
-    huge = httpx.post(url, json={"symbols": ["SPX", "COMP"], "weights": [1e308, 1e308]})
+    huge = http.post(url, json={"symbols": ["SPX", "COMP"], "weights": [1e308, 1e308]})
     assert huge.status_code == 422, huge.text
     assert detail_field(huge) == "weights" and "not finite" in huge.text
-    nan = httpx.post(
+    nan = http.post(
         url,
         content=b'{"symbols":["SPX","COMP"],"weights":[NaN,0.5]}',
         headers={"content-type": "application/json"},
     )
     assert nan.status_code == 422, nan.text
     assert nan.json()["detail"][0]["loc"][:2] == ["body", "weights"]
-    fine = httpx.post(url, json={"symbols": ["SPX", "COMP"], "weights": [0.5, 0.5]})
+    fine = http.post(url, json={"symbols": ["SPX", "COMP"], "weights": [0.5, 0.5]})
     assert fine.status_code == 200 and fine.json()["cvar"] > fine.json()["var"] > 0
 
 
@@ -179,7 +182,7 @@ def test_the_api_stays_responsive_during_the_largest_allowed_sweep(
 
     def timed() -> float:
         started = time.perf_counter()
-        assert httpx.get(query, timeout=60).status_code == 200
+        assert http.get(query, timeout=60).status_code == 200
         return time.perf_counter() - started
 
     timed()  # fit once: later calls are served from the fit cache
@@ -189,7 +192,7 @@ def test_the_api_stays_responsive_during_the_largest_allowed_sweep(
     # bars each) with SMAs and with EMAs.
     started = time.perf_counter()
     jobs = [
-        httpx.post(
+        http.post(
             f"{quant}/v1/sweeps", json={"symbols": symbols, "kind": kind, **FULL_GRID}, timeout=30
         )
         for symbols, kind in (
@@ -204,7 +207,7 @@ def test_the_api_stays_responsive_during_the_largest_allowed_sweep(
     while len(finished) < len(jobs) and time.perf_counter() - started < 180:
         busy.append(timed())
         for job_id in {j.json()["job_id"] for j in jobs} - finished.keys():
-            state = httpx.get(f"{quant}/v1/sweeps/{job_id}", timeout=60)
+            state = http.get(f"{quant}/v1/sweeps/{job_id}", timeout=60)
             status = state.json()["status"]
             if status in ("succeeded", "failed"):
                 assert status == "succeeded", state.text[:500]
@@ -228,7 +231,7 @@ def test_a_full_job_queue_answers_429_with_retry_after(
         kafka_bootstrap, stack.datasets_url, tmp_path, SEXTANT_QUANT_JOB_QUEUE_MAX="1"
     ) as quant:
         body = {"symbols": ["SPX", "COMP"], **FULL_GRID}
-        answers = [httpx.post(f"{quant}/v1/sweeps", json=body, timeout=30) for _ in range(4)]
+        answers = [http.post(f"{quant}/v1/sweeps", json=body, timeout=30) for _ in range(4)]
         statuses = [a.status_code for a in answers]
         # One sweep runs (~1 s), one waits; the others find the queue full.
         assert statuses[0] == 202 and 429 in statuses and set(statuses) == {202, 429}, statuses
