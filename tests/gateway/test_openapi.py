@@ -125,6 +125,8 @@ SEMANTIC_422 = (
     "post_api_v1_quant_options_implied_vol",
     "post_api_v1_quant_options_price",
     "post_api_v1_quant_options_surface",
+    # position ids unique across the list (uniqueItems can only compare whole objects):
+    "post_api_v1_quant_risk_stress",
 )
 
 

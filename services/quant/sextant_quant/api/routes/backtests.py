@@ -46,6 +46,7 @@ JobIdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9]{1,64}$", description="The
 SUBMIT_ERRORS = error_responses(
     {
         404: "No daily bars stored for the symbol(s); the job is not queued",
+        409: "The job_id is already used by a job of another kind",
         429: "The job queue is full (Retry-After says when to try again)",
         503: "The job runner or the datasets service is unavailable (Retry-After)",
     }
@@ -63,9 +64,14 @@ async def _submit(
     check: Callable[[], Awaitable[None]],
 ) -> JobEvent:
     """Queue a new job after ``check`` (which raises the 4xx of a job that could only fail);
-    a known ``job_id`` returns that job's latest state unchanged."""
+    a known ``job_id`` returns that job's latest state unchanged (409 if it is another kind)."""
     store: JobStore = request.app.state.job_store
     if job_id is not None and (existing := store.get(job_id)) is not None:
+        if existing.kind != kind:
+            raise HTTPException(
+                status_code=409,
+                detail=f"job_id {job_id!r} is already used by a {existing.kind} job",
+            )
         return existing
     await check()
     runner: JobRunner = request.app.state.jobs

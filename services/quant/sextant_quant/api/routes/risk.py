@@ -148,7 +148,8 @@ def _position_model() -> type[BaseModel]:
     }
     return create_model(
         "PositionCreate",
-        __config__=ConfigDict(extra="forbid"),
+        # strict: a JSON true/false is not a number; no NaN or infinity in a position
+        __config__=ConfigDict(extra="forbid", strict=True, allow_inf_nan=False),
         __doc__="A position and its sensitivities (see sextant_quant.risk.Position for units).",
         __module__=__name__,
         **fields,
@@ -198,6 +199,17 @@ async def stress(market: MarketDataDep, body: StressCreate) -> list[ScenarioPubl
     results = await compute_or_422(
         lambda: shock_scenario(portfolio, shocks), "positions", location="body"
     )
+    for name, result in results.items():
+        values = [result.total, *result.by_position.values()]
+        if result.total_return is not None:
+            values.append(result.total_return)
+        if not all(math.isfinite(v) for v in values):
+            raise field_error(
+                "positions",
+                f"scenario {name!r} P&L is not a finite number: the positions' values or "
+                "sensitivities overflow floating point",
+                location="body",
+            )
     return [
         ScenarioPublic(
             scenario=name,
