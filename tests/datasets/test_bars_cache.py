@@ -42,3 +42,27 @@ def test_a_flush_makes_the_next_latest_query_see_new_bars(tmp_path: Path) -> Non
     assert client.get("/v1/bars", params={"symbol": "AAPL"}).json()["count"] == 2
     explicit = client.get("/v1/bars", params={"symbol": "AAPL", "as_of": "2021-03-02"}).json()
     assert explicit["count"] == 1  # as-of queries bypass the cache
+
+
+def test_an_unchanged_answer_is_a_304_to_a_client_holding_its_etag(tmp_path: Path) -> None:
+    settings = DatasetsSettings(kafka_bootstrap="127.0.0.1:9", data_dir=tmp_path)
+    writer = LakeWriter(settings.lake_dir)
+    writer.write([make_bar("AAPL", DAY)])
+    app = build_app(settings)
+    client = TestClient(app)
+    first = client.get("/v1/bars", params={"symbol": "AAPL"})
+    etag = first.headers["etag"]
+    again = client.get("/v1/bars", params={"symbol": "AAPL"}, headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == etag
+    app.state.catalog.invalidate()  # a flush that did not touch AAPL: same body, same tag
+    assert (
+        client.get(
+            "/v1/bars", params={"symbol": "AAPL"}, headers={"If-None-Match": etag}
+        ).status_code
+        == 304
+    )
+    writer.write([make_bar("AAPL", DAY + timedelta(days=1))])
+    app.state.catalog.invalidate()
+    changed = client.get("/v1/bars", params={"symbol": "AAPL"}, headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and changed.json()["count"] == 2
+    assert changed.headers["etag"] != etag

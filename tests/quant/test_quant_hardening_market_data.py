@@ -77,3 +77,24 @@ async def test_histories_without_common_dates_name_each_range() -> None:
         "the symbols' histories have no date in common: "
         "OLD 2001-01-02..2001-01-03, NEW 2026-08-10..2026-12-04"
     )
+
+
+async def test_unchanged_history_is_revalidated_not_read_again() -> None:
+    sent_tags: list[str | None] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent_tags.append(request.headers.get("if-none-match"))
+        if request.headers.get("if-none-match") == 'W/"v1"':
+            return httpx.Response(304, headers={"ETag": 'W/"v1"'})
+        body = bars_body("SPX", ["2020-01-02", "2020-01-03"])
+        return httpx.Response(200, json=body, headers={"ETag": 'W/"v1"'})
+
+    async with httpx.AsyncClient(
+        transport=httpx.MockTransport(answer), base_url="http://datasets"
+    ) as client:
+        market = MarketData(client)
+        first = await market.ohlcv("SPX")
+        first.loc[first.index[0], "close"] = -1.0  # a caller's edit never reaches the cache
+        second = await market.ohlcv("SPX")
+    assert sent_tags == [None, 'W/"v1"']
+    assert list(second["close"]) == [1.0, 1.0]

@@ -56,7 +56,7 @@ def build_app(settings: DatasetsSettings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.state.reader = reader
     app.state.catalog = catalog
-    app.state.response_cache = VersionedCache[bytes](ttl_s=30.0)
+    app.state.response_cache = VersionedCache[tuple[bytes, str]](ttl_s=30.0)
     app.include_router(bars.router)
     app.include_router(instruments.router)
     app.include_router(snapshots.router)

@@ -16,8 +16,8 @@ def _reader(request: Request) -> LakeReader:
     return reader
 
 
-def _response_cache(request: Request) -> VersionedCache[bytes]:
-    cache: VersionedCache[bytes] = request.app.state.response_cache
+def _response_cache(request: Request) -> VersionedCache[tuple[bytes, str]]:
+    cache: VersionedCache[tuple[bytes, str]] = request.app.state.response_cache
     return cache
 
 
@@ -28,4 +28,5 @@ def _catalog(request: Request) -> Catalog:
 
 ReaderDep = Annotated[LakeReader, Depends(_reader)]
 CatalogDep = Annotated[Catalog, Depends(_catalog)]
-BarsCacheDep = Annotated[VersionedCache[bytes], Depends(_response_cache)]
+BarsCacheDep = Annotated[VersionedCache[tuple[bytes, str]], Depends(_response_cache)]
+"""Bar answers as known now: (JSON body, ETag) per query, valid until the next flush."""

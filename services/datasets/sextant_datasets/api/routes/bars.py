@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, Header, HTTPException, Query, Response
 
 from sextant_common.http_errors import bound_or_422, error_responses, field_error
 from sextant_common.queries import BarsParams
@@ -23,6 +24,7 @@ def get_bars(
     catalog: CatalogDep,
     cache: BarsCacheDep,
     params: Annotated[BarsParams, Query()],
+    if_none_match: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Response:
     """Bars of ``symbol`` with start in [start, end], each at its latest revision known at
     ``as_of``. Without ``source``, a real source is preferred over ``simulated``. An ``as_of``
@@ -30,11 +32,14 @@ def get_bars(
     the requested time was clamped.
 
     Without ``as_of`` ("as known now") the answer is served from a cache until the next flush.
+    Every answer carries a weak ``ETag`` (a hash of everything but ``as_of``): a client sending
+    it back in ``If-None-Match`` gets ``304 Not Modified`` while the bars are unchanged.
     """
     latest_key = None if params.as_of else tuple(params.model_dump().items())
     version = catalog.version
     if latest_key is not None and (cached := cache.get(latest_key, version)) is not None:
-        return Response(cached, media_type="application/json")
+        payload, etag = cached
+        return _answer(payload, etag, if_none_match)
     now = datetime.now(UTC)
     as_of, as_of_warning = clamp_as_of(
         bound_or_422(params.as_of, "as_of", now, end_of_day=True), now, requested=params.as_of
@@ -63,6 +68,18 @@ def get_bars(
         "warnings": [as_of_warning] if as_of_warning else [],
     }
     payload = orjson.dumps(body)
+    # Weak: two answers with the same bars are equivalent whatever their as_of time says.
+    same_bars = orjson.dumps({k: v for k, v in body.items() if k != "as_of"})
+    etag = f'W/"{hashlib.blake2b(same_bars, digest_size=16).hexdigest()}"'
     if latest_key is not None:
-        cache.put(latest_key, version, payload)
-    return Response(payload, media_type="application/json")
+        cache.put(latest_key, version, (payload, etag))
+    return _answer(payload, etag, if_none_match)
+
+
+def _answer(payload: bytes, etag: str, if_none_match: str | None) -> Response:
+    """The JSON answer with its ``ETag``, or ``304 Not Modified`` when the client holds it
+    (weak comparison, RFC 9110 13.1.2)."""
+    held = {t.strip().removeprefix("W/") for t in (if_none_match or "").split(",")}
+    if etag.removeprefix("W/") in held or "*" in held:
+        return Response(status_code=304, headers={"ETag": etag})
+    return Response(payload, media_type="application/json", headers={"ETag": etag})

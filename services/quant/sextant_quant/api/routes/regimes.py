@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated, Literal
 
 import pandas as pd
@@ -75,15 +76,35 @@ async def regimes(
 ) -> RegimesPublic:
     """Fit regimes on the symbol's daily returns; labels are the filtered (causal) path.
 
-    HMM fits (several EM restarts, seconds each) are kept per (query, data) so asking again
-    about unchanged history is instant.
+    HMM fits (several EM restarts, seconds each) and whole answers are kept per (query, data)
+    so asking again about unchanged history is instant.
     """
     closes = await closes_or_http_error(market, params.symbol, params.start, params.end)
     returns = closes.pct_change().dropna()
+    data_key = fingerprint(returns)
+    answers: VersionedCache[RegimesPublic] = request.app.state.regime_answers
+    if (answer := answers.get(params.model_dump_json(), data_key)) is not None:
+        return answer
+    answer = await _analyze(request, params, returns, data_key)
+    answers.put(params.model_dump_json(), data_key, answer)
+    return answer
+
+
+def fingerprint(series: pd.Series) -> tuple[int, str]:
+    """Identity of a series' dates and values (any revision changes it), for cache keys."""
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(series.index.asi8.tobytes())
+    digest.update(series.to_numpy(dtype=float).tobytes())
+    return len(series), digest.hexdigest()
+
+
+async def _analyze(
+    request: Request, params: RegimeParams, returns: pd.Series, data_key: tuple[int, str]
+) -> RegimesPublic:
+    """Fit (or reuse the fitted model), filter and describe the regimes of ``returns``."""
     if params.method == "hmm":
         fits: VersionedCache[HMMRegimeModel] = request.app.state.regime_fits
         key = (params.symbol, params.start, params.end, params.states, params.seed)
-        data_key = (len(returns), returns.index[-1] if len(returns) else None)
         model = fits.get(key, data_key)
         if model is None:
             model = await compute_or_422(
