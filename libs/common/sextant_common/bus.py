@@ -14,7 +14,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 from faststream.kafka import KafkaBroker
 
-from sextant_common import topics
+from sextant_common.channels import CHANNELS, TOPICS
 from sextant_common.settings import CommonSettings
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,9 @@ def build_broker(settings: CommonSettings, *, description: str = "") -> KafkaBro
 
 
 async def ensure_topics(settings: CommonSettings) -> dict[str, int]:
-    """Create Sextant's topics if they do not exist yet (idempotent); return partition counts.
+    """Create the declared topics (:data:`sextant_common.channels.CHANNELS`) that do not exist
+    yet, with their partitions and ``retention.ms`` (idempotent); return partition counts.
+    An existing topic is left as it is.
 
     Raises :class:`BrokerUnreachable` naming the address when no broker answers within
     ``settings.broker_connect_timeout_s``.
@@ -48,19 +50,23 @@ async def ensure_topics(settings: CommonSettings) -> dict[str, int]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
     await _start_or_fail(admin, bootstrap, settings.broker_connect_timeout_s)
     try:
-        wanted = {topics.MD_BARS: settings.bars_partitions}
         existing = set(await admin.list_topics())
         new = [
-            NewTopic(name, num_partitions=wanted.get(name, 1), replication_factor=1)
-            for name in topics.ALL_TOPICS
-            if name not in existing
+            NewTopic(
+                channel.topic,
+                num_partitions=channel.partitions_for(settings),
+                replication_factor=1,
+                topic_configs={"retention.ms": str(channel.retention_ms)},
+            )
+            for channel in CHANNELS
+            if channel.topic not in existing
         ]
         if new:
             # Another service may create them between our list and create: that is fine.
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(new)
             log.info("created topics %s", [t.name for t in new])
-        described = await admin.describe_topics(list(topics.ALL_TOPICS))
+        described = await admin.describe_topics(list(TOPICS))
         return {t["topic"]: len(t["partitions"]) for t in described}
     finally:
         await admin.close()

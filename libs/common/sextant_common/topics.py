@@ -1,6 +1,8 @@
 """Versioned topic names. Grep a constant to find every producer and consumer of a topic.
 
 A breaking change to an event schema is a new topic version (``md.bars.v2``), never an edit.
+Each name here is declared (model, key, partitions, retention, producers, consumers) in
+:mod:`sextant_common.channels`, which refuses to import when one is missing.
 """
 
 from __future__ import annotations
@@ -23,14 +25,3 @@ JOBS_EVENTS: Final = "jobs.events.v1"
 """Progress and results of jobs (:class:`sextant_common.events.JobEvent`), key = job id."""
 DLQ: Final = "dlq.v1"
 """Events a consumer could not parse or validate (:class:`sextant_common.events.DeadLetter`)."""
-
-ALL_TOPICS: Final = (
-    MD_BARS,
-    REF_FUNDAMENTALS,
-    MACRO_SERIES,
-    NEWS_ITEMS,
-    ALT_SIGNALS,
-    JOBS_REQUESTS,
-    JOBS_EVENTS,
-    DLQ,
-)

@@ -16,7 +16,16 @@ from sextant_common.content_type import RequireJsonContentType
 from sextant_common.http_errors import install_error_handlers
 from sextant_common.telemetry import add_health_and_metrics, http_ok
 from sextant_common.versioned_cache import VersionedCache
-from sextant_gateway.api.routes import backtests, bars, datasets, fetch, instruments, quant, ws
+from sextant_gateway.api.routes import (
+    asyncapi,
+    backtests,
+    bars,
+    datasets,
+    fetch,
+    instruments,
+    quant,
+    ws,
+)
 from sextant_gateway.api.routes.web import mount_web
 from sextant_gateway.hub import LiveHub
 from sextant_gateway.live_feed import LiveFeed
@@ -82,6 +91,7 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(datasets.router)
     app.include_router(quant.router)
     app.include_router(ws.router)
+    app.include_router(asyncapi.build_router(settings.require_bootstrap()))
     install_openapi(app)
     app.add_middleware(RequireJsonContentType)
     install_error_handlers(app)
