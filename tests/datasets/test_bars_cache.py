@@ -9,6 +9,8 @@ from fastapi.testclient import TestClient
 
 from sextant_common.versioned_cache import VersionedCache
 from sextant_datasets.app import build_app
+from sextant_datasets.catalog import Catalog, CatalogedWriter
+from sextant_datasets.lake.reader import CatalogEntry, LakeReader
 from sextant_datasets.lake.writer import LakeWriter
 from sextant_datasets.settings import DatasetsSettings
 from tests.support import make_bar
@@ -66,3 +68,30 @@ def test_an_unchanged_answer_is_a_304_to_a_client_holding_its_etag(tmp_path: Pat
     changed = client.get("/v1/bars", params={"symbol": "AAPL"}, headers={"If-None-Match": etag})
     assert changed.status_code == 200 and changed.json()["count"] == 2
     assert changed.headers["etag"] != etag
+
+
+def test_the_catalog_follows_flushes_without_rescanning(tmp_path: Path) -> None:
+    settings = DatasetsSettings(kafka_bootstrap="127.0.0.1:9", data_dir=tmp_path)
+    reader = LakeReader(settings.lake_dir)
+    catalog = Catalog(reader)
+    writer = CatalogedWriter(settings.lake_dir, catalog)
+    writer.write([make_bar("AAPL", DAY)])
+    assert [(e.instrument_id, e.rows) for e in catalog.entries()] == [("AAPL", 1)]
+    scans = 0
+    real_scan = reader.catalog
+
+    def counting_scan() -> list[CatalogEntry]:
+        nonlocal scans
+        scans += 1
+        return real_scan()
+
+    reader.catalog = counting_scan  # type: ignore[method-assign]
+    writer.write([make_bar("AAPL", DAY + timedelta(days=1)), make_bar("MSFT", DAY)])
+    writer.write([make_bar("AAPL", DAY)])  # a redelivered duplicate: not counted
+    entries = {e.instrument_id: e for e in catalog.entries()}
+    assert scans == 0
+    assert entries["AAPL"].rows == 2 and entries["AAPL"].last == DAY + timedelta(days=1)
+    assert entries["MSFT"].rows == 1 and entries["MSFT"].first == DAY
+    assert catalog.entries() == sorted(
+        LakeReader(settings.lake_dir).catalog(), key=lambda e: (e.instrument_id, e.source)
+    )  # the same listing a full scan gives

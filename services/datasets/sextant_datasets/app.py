@@ -16,10 +16,9 @@ from sextant_common.telemetry import CaughtUp, add_health_and_metrics
 from sextant_common.versioned_cache import VersionedCache
 from sextant_datasets.admission import BarAdmission
 from sextant_datasets.api.routes import bars, instruments, snapshots, storage
-from sextant_datasets.catalog import Catalog
+from sextant_datasets.catalog import Catalog, CatalogedWriter
 from sextant_datasets.consumer import BarSink, FlushPolicy
 from sextant_datasets.lake.reader import LakeReader
-from sextant_datasets.lake.writer import LakeWriter
 from sextant_datasets.settings import DatasetsSettings
 
 log = logging.getLogger(__name__)
@@ -34,12 +33,11 @@ def build_app(settings: DatasetsSettings | None = None) -> FastAPI:
     sink = BarSink(
         bootstrap=settings.require_bootstrap(),
         group_id=settings.datasets_group,
-        writer=LakeWriter(settings.lake_dir),
+        writer=CatalogedWriter(settings.lake_dir, catalog),
         flush=FlushPolicy(
             settings.lake_flush_rows, settings.lake_flush_seconds, settings.lake_flush_max_seconds
         ),
         admission=BarAdmission.build(settings.extra_sources, settings.clock_skew_s),
-        on_flush=catalog.invalidate,
     )
 
     @contextlib.asynccontextmanager

@@ -40,6 +40,8 @@ class WriteResult:
     written: int
     duplicates: int
     files: int
+    stored: Sequence[Bar] = ()
+    """The bars written (not the duplicates), in partition order."""
 
 
 def _epoch_us(bar: Bar) -> int:
@@ -84,7 +86,7 @@ class LakeWriter:
             for partition in touched:  # keys were marked stored: relearn them from disk
                 self._known.pop(partition, None)
             raise
-        return WriteResult(written=len(fresh), duplicates=duplicates, files=len(runs))
+        return WriteResult(written=len(fresh), duplicates=duplicates, files=len(runs), stored=fresh)
 
     def _write_runs(self, table: pa.Table, runs: list[tuple[Path, int, int]]) -> None:
         """One file per run of rows; temp names, sync, rename, sync."""
