@@ -45,7 +45,8 @@ SERVICE_PORTS = {"ingest": 8003, "datasets": 8001, "quant": 8002, "gateway": 800
 PUBLISHED_PORTS = {"gateway": 8000, "grafana": 3000}
 # Services the Kubernetes HPAs scale.
 AUTOSCALED = {"gateway", "datasets", "quant"}
-# Services that keep job results under <SEXTANT_DATA_DIR>/jobs/<service>.
+# Services that keep job results: in Redis when SEXTANT_REDIS_URL is set, else under
+# <SEXTANT_DATA_DIR>/jobs/<service>.
 JOB_RESULTS = {"quant"}
 # Oldest Kubernetes the manifests must be valid for (autoscaling/v2 etc.).
 K8S_VERSION = "1.30.0"
@@ -551,12 +552,22 @@ def test_k8s_service_urls_match_the_services(k8s: dict[tuple[str, str], dict[str
 
 
 @pytest.mark.parametrize("service", sorted(JOB_RESULTS))
-def test_k8s_job_results_are_on_a_volume(
+def test_k8s_job_results_outlive_the_pod(
     k8s: dict[tuple[str, str], dict[str, Any]], service: str
 ) -> None:
+    """In a Redis the ConfigMap names (shared by the replicas), or else on a volume."""
     (config_map,) = (doc for (kind, _), doc in k8s.items() if kind == "ConfigMap")
-    data_dir = config_map["data"]["SEXTANT_DATA_DIR"]
     deployment = k8s[("Deployment", service)]
+    redis = next(
+        (e for e in _container(deployment).get("env", []) if e["name"] == "SEXTANT_REDIS_URL"),
+        None,
+    )
+    if redis is not None:
+        ref = redis["valueFrom"]["configMapKeyRef"]
+        assert ref["name"] == config_map["metadata"]["name"]
+        assert config_map["data"][ref["key"]].startswith("redis://")
+        return
+    data_dir = config_map["data"]["SEXTANT_DATA_DIR"]
     mount = next(m for m in _container(deployment)["volumeMounts"] if m["mountPath"] == data_dir)
     assert not mount.get("readOnly")
     volume = next(
@@ -607,10 +618,11 @@ def test_k8s_hpas_scale_existing_deployments_on_cpu(
     # More lake writers than partitions of md.bars.v1 would sit idle.
     partitions = CommonSettings.model_fields["bars_partitions"].default
     assert hpas["datasets"]["spec"]["maxReplicas"] <= partitions
-    # quant's job store is per replica (a job accepted by one replica and run by another is
-    # reported "queued" forever by the first): one replica until that changes, see quant.yaml.
-    assert hpas["quant"]["spec"]["maxReplicas"] == 1
-    assert k8s[("Deployment", "quant")]["spec"]["strategy"]["type"] == "Recreate"
+    # quant's replicas share job state through Redis (see quant.yaml): they scale out and roll.
+    assert hpas["quant"]["spec"]["maxReplicas"] > 1
+    quant = k8s[("Deployment", "quant")]
+    assert "SEXTANT_REDIS_URL" in _env_list(_container(quant))
+    assert quant["spec"]["strategy"]["type"] == "RollingUpdate"
 
 
 # --- manifests vs. the services' settings ---------------------------------------------------------

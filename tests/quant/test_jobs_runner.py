@@ -18,7 +18,7 @@ import pytest
 
 from sextant_common.events import JobEvent, JobRequest, JobStatus
 from sextant_quant.jobs.runner import Handler, JobQueueFull, JobRunner, Progress
-from sextant_quant.jobs.store import JobStore
+from sextant_quant.jobs.store import FileJobStore
 
 pytestmark = [pytest.mark.integration]
 
@@ -27,7 +27,9 @@ pytestmark = [pytest.mark.integration]
 async def running(
     bootstrap: str, root: Path, handlers: dict[str, Handler], **options: Any
 ) -> AsyncIterator[JobRunner]:
-    runner = JobRunner(bootstrap, f"g{uuid.uuid4().hex[:8]}", JobStore(root), handlers, **options)
+    runner = JobRunner(
+        bootstrap, f"g{uuid.uuid4().hex[:8]}", FileJobStore(root), handlers, **options
+    )
     task = asyncio.create_task(runner.run())
     try:
         await until(lambda: runner.running, "runner started")
@@ -63,7 +65,7 @@ async def run_job(runner: JobRunner, store_root: Path, kind: str, **params: Any)
 
 def latest(store_root: Path, job_id: str) -> JobEvent | None:
     """The job's state as the runner last wrote it to disk (a fresh store reads the file)."""
-    return JobStore(store_root).get(job_id)
+    return FileJobStore(store_root).get(job_id)
 
 
 def handlers(**kinds: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]) -> dict[str, Handler]:
@@ -102,7 +104,7 @@ async def test_a_result_too_large_for_an_event_is_stored_and_the_runner_goes_on(
         assert stored.status is JobStatus.SUCCEEDED, stored.error
         assert stored.result is None and stored.result_ref
         assert stored.result_summary == {"best": {"pair": [5, 50]}}
-        payload = JobStore(tmp_path).result(stored.result_ref)
+        payload = FileJobStore(tmp_path).result(stored.result_ref)
         assert payload is not None and len(payload) > 1_000_000
         assert np.array(orjson.loads(payload)["grid"]).shape == (1000, 250)
         assert "GET the job" in stored.message

@@ -18,7 +18,7 @@ from sextant_quant.api.routes import backtests, factors, options, regimes, risk
 from sextant_quant.api.routes.regimes import RegimesPublic
 from sextant_quant.jobs import backtest, sweep
 from sextant_quant.jobs.runner import JobRunner
-from sextant_quant.jobs.store import JobStore
+from sextant_quant.jobs.store import open_job_store
 from sextant_quant.market_data import MarketData
 from sextant_quant.regimes import HMMRegimeModel
 from sextant_quant.settings import QuantSettings
@@ -30,7 +30,7 @@ def build_app(settings: QuantSettings | None = None) -> FastAPI:
     """The quant FastAPI app; market data comes from the datasets service over HTTP, long work
     (backtests) runs as jobs from ``jobs.requests.v1``."""
     settings = settings or QuantSettings()
-    store = JobStore(settings.data_dir / "jobs" / "quant")
+    store = open_job_store(settings)  # Redis when SEXTANT_REDIS_URL is set, else files
     state: dict[str, JobRunner] = {}
 
     @contextlib.asynccontextmanager
@@ -62,6 +62,7 @@ def build_app(settings: QuantSettings | None = None) -> FastAPI:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            store.close()
 
     app = FastAPI(title="Sextant quant", version="0.1.0", lifespan=lifespan)
     app.add_middleware(RequireJsonContentType)  # 415 for non-JSON POSTs

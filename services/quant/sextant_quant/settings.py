@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import SecretStr
+
 from sextant_common.settings import CommonSettings
 
 
@@ -24,3 +26,10 @@ class QuantSettings(CommonSettings):
     100 x 100 grid over the 52 simulated symbols and runs in ~12 s on one core for 2,520 bars."""
     quant_sweep_threads: int | None = None
     """Cores a sweep may use; unset: all but one, so the API keeps a core to answer on."""
+    redis_url: SecretStr | None = None
+    """Job state in Redis (``redis://host:port/db``), shared by every quant replica and kept
+    across restarts; unset: one JSON file per job under ``<data_dir>/jobs/quant`` (one replica)."""
+    quant_jobs_redis_prefix: str = "sextant:jobs:"
+    """Prefix of the job keys in Redis, e.g. to share one Redis between two deployments."""
+    quant_job_ttl_s: int = 7 * 86_400
+    """How long Redis keeps a job (state and stored result) after its last update, in seconds."""

@@ -27,6 +27,7 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from prometheus_client import Counter
 from pydantic import ValidationError
 
 from sextant_common import topics
@@ -41,6 +42,12 @@ Handler = Callable[[dict[str, Any], Progress], Awaitable[dict[str, Any]]]
 FINAL = (JobStatus.SUCCEEDED, JobStatus.FAILED)
 SUMMARY_VALUE_MAX_BYTES = 1_024
 """A top-level result entry at most this large (as JSON) is copied into ``result_summary``."""
+
+JOBS_RUN = Counter(
+    "sextant_quant_jobs_run_total",
+    "Jobs this replica ran to a final state, by kind and status.",
+    ["kind", "status"],
+)
 
 
 def describe(exc: BaseException) -> str:
@@ -84,9 +91,10 @@ def _summary(result: dict[str, Any]) -> dict[str, Any]:
 class JobRunner:
     """Runs job requests of ``handlers``' kinds, one at a time, in a consumer group.
 
-    ``queue_max`` bounds the jobs submitted through this runner that wait to start;
-    :meth:`submit` raises :class:`JobQueueFull` beyond it. (Per replica: a job another replica
-    of the group picks up is forgotten here after ``pending_ttl_s``.)
+    ``queue_max`` bounds the jobs that wait to start; :meth:`submit` raises :class:`JobQueueFull`
+    beyond it. The store counts them (:meth:`JobStore.enqueue`): across every replica with the
+    Redis store, in this process with the file store. A job no runner takes within
+    ``pending_ttl_s`` (its request lost) stops counting then.
     """
 
     def __init__(
@@ -109,7 +117,6 @@ class JobRunner:
         self._inline_max = inline_result_max_bytes
         self._backoff_min, self._backoff_max = restart_backoff_s
         self._pending_ttl_s = pending_ttl_s
-        self._pending: dict[str, float] = {}
         self._durations: deque[float] = deque(maxlen=20)
         self._producer: AIOKafkaProducer | None = None
         self.running = False
@@ -118,11 +125,8 @@ class JobRunner:
 
     @property
     def pending(self) -> int:
-        """Jobs submitted through this runner that have not started yet."""
-        cutoff = time.monotonic() - self._pending_ttl_s
-        for job_id in [j for j, t in self._pending.items() if t < cutoff]:
-            del self._pending[job_id]
-        return len(self._pending)
+        """Jobs submitted that have not started yet (all replicas' with the Redis store)."""
+        return self._store.waiting(self._pending_ttl_s)
 
     def retry_after_s(self) -> int:
         """Seconds until a slot is likely free: the mean of recent job durations times the
@@ -136,8 +140,6 @@ class JobRunner:
         Raises :class:`JobQueueFull` when ``queue_max`` jobs wait already and
         :class:`RunnerUnavailable` when the request cannot be published.
         """
-        if self.pending >= self._queue_max:
-            raise JobQueueFull(self.pending, self.retry_after_s())
         producer = self._producer
         if producer is None or not self.running:
             raise RunnerUnavailable(
@@ -145,14 +147,16 @@ class JobRunner:
                 + (f" after: {self.last_error}" if self.last_error else ""),
                 retry_after_s=int(self._backoff_max),
             )
+        waiting = self._store.enqueue(request.job_id, self._queue_max, self._pending_ttl_s)
+        if waiting is not None:
+            raise JobQueueFull(waiting, self.retry_after_s())
         queued = self._event(request, JobStatus.QUEUED)
         self._store.put(queued)
-        self._pending[request.job_id] = time.monotonic()
         try:
             # Shielded: a client that disconnects mid-submit must not leave half a job.
             await asyncio.shield(self._submit_records(producer, request, queued))
         except Exception as exc:
-            self._pending.pop(request.job_id, None)
+            self._store.dequeue(request.job_id)
             reason = f"could not publish the job request: {describe(exc)}"
             self._store.put(self._event(request, JobStatus.FAILED, error=reason))
             raise RunnerUnavailable(reason, retry_after_s=int(self._backoff_min) + 1) from exc
@@ -218,7 +222,7 @@ class JobRunner:
             return
         handler = self._handlers.get(request.kind)
         previous = self._store.get(request.job_id)
-        self._pending.pop(request.job_id, None)
+        self._store.dequeue(request.job_id)
         if handler is None or (previous is not None and previous.status in FINAL):
             return
 
@@ -243,6 +247,7 @@ class JobRunner:
             final = self._event(request, JobStatus.FAILED, error=failure)
         self._durations.append(time.monotonic() - started)
         await self._finish(request, final)
+        JOBS_RUN.labels(kind=request.kind, status=final.status.value).inc()
 
     async def _succeeded(self, request: JobRequest, result: dict[str, Any]) -> JobEvent:
         """The final event of a job that returned ``result``: inline when small, else stored."""
