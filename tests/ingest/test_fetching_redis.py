@@ -8,11 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import shutil
-import subprocess
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -20,49 +16,13 @@ import pytest
 import redis
 import respx
 
-from sextant_common.broker_launcher import free_port, wait_for_port
+from sextant_common.broker_launcher import free_port
 from sextant_ingest.fetching import ProviderRegistry, UnifiedFetcher
 from sextant_ingest.fetching.cache import RedisCache
 from tests.ingest.test_fetching import ACME, make_settings, ok
 from tests.ingest.test_fetching_fakes import provider_module
 
 PREFIX = "sextant:fetch:acme/aggregates/"
-
-
-def _answers(url: str) -> bool:
-    try:
-        return bool(redis.Redis.from_url(url, socket_connect_timeout=0.5).ping())
-    except redis.RedisError:
-        return False
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    if _answers("redis://127.0.0.1:6379/0"):
-        yield "redis://127.0.0.1:6379/0"
-        return
-    binary = shutil.which("redis-server") or (
-        "/usr/bin/redis-server" if os.path.exists("/usr/bin/redis-server") else None
-    )
-    if binary is None:
-        message = (
-            "no Redis on 127.0.0.1:6379 and no redis-server binary (apt-get install redis-server)"
-        )
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    port = free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--daemonize", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        assert wait_for_port("127.0.0.1", port, 10), f"redis-server did not start on {port}"
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def fetcher_for(tmp_path: Path, url: str, **overrides: object) -> UnifiedFetcher:

@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
-import subprocess
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,7 +22,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.partitioner import DefaultPartitioner
 
 from sextant_common import topics
-from sextant_common.broker_launcher import free_port, wait_for_port
+from sextant_common.broker_launcher import free_port
 from sextant_common.devstack import ServiceProcess, start_services, stop_services
 from sextant_common.events import JobEvent, JobStatus
 from sextant_quant.jobs.store import RedisJobStore, result_ref
@@ -36,42 +33,6 @@ from tests.support import metric_value, private_quant, spec, wait_for
 BACKTEST = {"symbol": "SPX", "strategy": "50SMA.200EMA", "fees": 0.001}
 RUN_METRIC = "sextant_quant_jobs_run_total"
 RUN_LABELS = 'kind="backtest",status="succeeded"'
-
-
-def _answers(url: str) -> bool:
-    try:
-        return bool(redis.Redis.from_url(url, socket_connect_timeout=0.5).ping())
-    except redis.RedisError:
-        return False
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    if _answers("redis://127.0.0.1:6379/0"):
-        yield "redis://127.0.0.1:6379/0"
-        return
-    binary = shutil.which("redis-server") or (
-        "/usr/bin/redis-server" if os.path.exists("/usr/bin/redis-server") else None
-    )
-    if binary is None:
-        message = (
-            "no Redis on 127.0.0.1:6379 and no redis-server binary (apt-get install redis-server)"
-        )
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    port = free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--daemonize", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        assert wait_for_port("127.0.0.1", port, 10), f"redis-server did not start on {port}"
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.fixture
