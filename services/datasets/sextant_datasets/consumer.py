@@ -1,10 +1,12 @@
-"""The lake's bar consumer: ``md.bars.v1`` -> Parquet, offsets committed only after fsync.
+"""The lake's consumers: topic -> Parquet, offsets committed only after fsync.
 
-This loop uses aiokafka directly rather than a FastStream subscriber because durability needs
-control FastStream does not expose: bars are buffered across fetches, flushed to Parquet when the
+:class:`DurableSink` is the loop every lake consumer shares; :class:`BarSink` keeps
+``md.bars.v1`` (and :mod:`sextant_datasets.facts.sink` the fetched datasets). This loop uses
+aiokafka directly rather than a FastStream subscriber because durability needs control
+FastStream does not expose: records are buffered across fetches, flushed to Parquet when the
 buffer is large or old, and only then are the offsets of exactly those records committed. A crash
 between flush and commit redelivers bars the writer already holds; its natural-key check drops
-them, so the lake ends up with every bar exactly once. Records that fail validation, and valid
+them, so the lake ends up with every record exactly once. Records that fail validation, and valid
 bars the :class:`~sextant_datasets.admission.BarAdmission` refuses (unregistered source, dated
 in the future), go to ``dlq.v1`` with their original key and headers before their offsets are
 committed.
@@ -15,9 +17,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, Generic, TypeAlias, TypeVar
 
 from aiokafka import (
     AIOKafkaConsumer,
@@ -70,12 +73,20 @@ class FlushPolicy:
         return caught_up and age_s >= self.seconds
 
 
-class BarSink:
-    """Consumes bars in a consumer group and appends them durably to the lake.
+T = TypeVar("T")
 
-    Flushes run in the background while consumption goes on, one at a time so commits stay in
-    order; while a flush is running the next buffer grows (bigger files), and consumption pauses
-    only when that buffer is full.
+Parsed: TypeAlias = T | str
+"""What :meth:`DurableSink.parse` makes of one record: the item to store, or why it is refused."""
+
+
+class DurableSink(Generic[T]):
+    """Consumes ``topics`` in a consumer group and stores their records durably.
+
+    A subclass says how records become items (:meth:`parse`; a refusal dead-letters the record)
+    and how a batch of items is made durable (:meth:`store`, run in a worker thread). Flushes
+    run in the background while consumption goes on, one at a time so commits stay in order;
+    while a flush is running the next buffer grows (bigger files), and consumption pauses only
+    when that buffer is full.
     """
 
     def __init__(
@@ -83,18 +94,16 @@ class BarSink:
         *,
         bootstrap: str,
         group_id: str,
-        writer: LakeWriter,
+        topics: Sequence[str],
         flush: FlushPolicy,
-        admission: BarAdmission,
         on_flush: Callable[[], None] = lambda: None,
     ) -> None:
         self._bootstrap = bootstrap
         self._group_id = group_id
-        self._writer = writer
+        self._topics = list(topics)
         self._flush = flush
-        self._admission = admission
         self._on_flush = on_flush
-        self._buffer: list[Bar] = []
+        self._buffer: list[T] = []
         self._offsets: dict[TopicPartition, int] = {}
         """Next offset to commit per partition once the buffer is durable."""
         self._oldest: float | None = None
@@ -113,7 +122,7 @@ class BarSink:
             auto_offset_reset="earliest",
             max_partition_fetch_bytes=4 * 1024 * 1024,
         )
-        self._consumer.subscribe([topics.MD_BARS], listener=_FlushOnRevoke(self))
+        self._consumer.subscribe(self._topics, listener=_FlushOnRevoke(self))
         await self._producer.start()
         await self._consumer.start()
         self.running = True
@@ -128,27 +137,27 @@ class BarSink:
             await self._consumer.stop()
             await self._producer.stop()
 
+    def parse(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> list[Parsed[T]]:
+        """One item or refusal reason per record, in order (called once per fetch)."""
+        raise NotImplementedError
+
+    def store(self, batch: list[T]) -> None:
+        """Make ``batch`` durable (idempotently: a redelivered item must not be stored twice)."""
+        raise NotImplementedError
+
     async def _accept(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
-        bars: list[Bar] = []
+        items: list[T] = []
         dead: list[DeadLetter] = []
-        admit = self._admission.checker(datetime.now(UTC))
-        for record in records:
-            try:
-                bar = Bar.model_validate_json(record.value or b"")
-            except (ValidationError, ValueError) as exc:
-                dead.append(_dead_letter(record, self._group_id, f"{type(exc).__name__}: {exc}"))
-                continue
-            refusal = admit.refusal(bar)
-            if refusal is None:
-                bars.append(bar)
+        for record, parsed in zip(records, self.parse(records), strict=True):
+            if isinstance(parsed, str):
+                dead.append(_dead_letter(record, self._group_id, parsed))
             else:
-                BARS_REFUSED.inc()
-                dead.append(_dead_letter(record, self._group_id, f"refused: {refusal}"))
+                items.append(parsed)
         if dead:
             await self._send_dead_letters(dead)  # before their offsets can be committed
-        if bars and self._oldest is None:
+        if items and self._oldest is None:
             self._oldest = time.monotonic()
-        self._buffer.extend(bars)
+        self._buffer.extend(items)
         for record in records:
             self._offsets[TopicPartition(record.topic, record.partition)] = record.offset + 1
         if not self._offsets:
@@ -179,13 +188,11 @@ class BarSink:
         if self._inflight is not None:
             await self._inflight
 
-    async def _write_and_commit(self, batch: list[Bar], offsets: dict[TopicPartition, int]) -> None:
+    async def _write_and_commit(self, batch: list[T], offsets: dict[TopicPartition, int]) -> None:
         if batch:
             started = time.perf_counter()
-            result = await asyncio.to_thread(self._writer.write, batch)
+            await asyncio.to_thread(self.store, batch)
             FLUSH_SECONDS.observe(time.perf_counter() - started)
-            BARS_WRITTEN.inc(result.written)
-            BARS_DUPLICATE.inc(result.duplicates)
             self._on_flush()
         if offsets and self._consumer is not None:
             try:
@@ -212,10 +219,56 @@ class BarSink:
             )
 
 
+class BarSink(DurableSink[Bar]):
+    """Consumes ``md.bars.v1`` and appends the bars its admission accepts to the lake."""
+
+    def __init__(
+        self,
+        *,
+        bootstrap: str,
+        group_id: str,
+        writer: LakeWriter,
+        flush: FlushPolicy,
+        admission: BarAdmission,
+        on_flush: Callable[[], None] = lambda: None,
+    ) -> None:
+        super().__init__(
+            bootstrap=bootstrap,
+            group_id=group_id,
+            topics=[topics.MD_BARS],
+            flush=flush,
+            on_flush=on_flush,
+        )
+        self._writer = writer
+        self._admission = admission
+
+    def parse(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> list[Parsed[Bar]]:
+        admit = self._admission.checker(datetime.now(UTC))
+        parsed: list[Parsed[Bar]] = []
+        for record in records:
+            try:
+                bar = Bar.model_validate_json(record.value or b"")
+            except (ValidationError, ValueError) as exc:
+                parsed.append(f"{type(exc).__name__}: {exc}")
+                continue
+            refusal = admit.refusal(bar)
+            if refusal is None:
+                parsed.append(bar)
+            else:
+                BARS_REFUSED.inc()
+                parsed.append(f"refused: {refusal}")
+        return parsed
+
+    def store(self, batch: list[Bar]) -> None:
+        result = self._writer.write(batch)
+        BARS_WRITTEN.inc(result.written)
+        BARS_DUPLICATE.inc(result.duplicates)
+
+
 class _FlushOnRevoke(ConsumerRebalanceListener):
     """Before partitions move to another group member, make what we consumed durable."""
 
-    def __init__(self, sink: BarSink) -> None:
+    def __init__(self, sink: DurableSink[Any]) -> None:
         self._sink = sink
 
     async def on_partitions_revoked(self, revoked: object) -> None:

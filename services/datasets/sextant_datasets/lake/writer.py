@@ -97,7 +97,7 @@ class LakeWriter:
         # One Arrow conversion for the whole flush; slices are zero-copy and Parquet encoding
         # releases the GIL, so the files are written in parallel.
         renames = list(
-            self._pool.map(lambda run: _write_temp_file(run[0], table.slice(run[1], run[2])), runs)
+            self._pool.map(lambda run: write_temp_file(run[0], table.slice(run[1], run[2])), runs)
         )
         sync_filesystem(self.root)
         for tmp, final in renames:
@@ -116,7 +116,7 @@ class LakeWriter:
         return known
 
 
-def _write_temp_file(directory: Path, rows: pa.Table) -> tuple[Path, Path]:
+def write_temp_file(directory: Path, rows: pa.Table) -> tuple[Path, Path]:
     """Write ``rows`` to a hidden temporary file in ``directory``; return (temp, final) paths."""
     name = f"part-{uuid.uuid4().hex}.parquet"
     tmp = directory / f".{name}.tmp"

@@ -1,0 +1,1 @@
+"""The fetched datasets kept point in time: fundamentals, macro series, news and alt signals."""
