@@ -35,7 +35,6 @@ AWAITING_CONSUMER = frozenset(
         topics.MACRO_SERIES,
         topics.NEWS_ITEMS,
         topics.ALT_SIGNALS,
-        topics.DLQ,
     }
 )
 

@@ -1,4 +1,5 @@
-"""Builds the datasets service: the bar consumer task and the FastAPI query app."""
+"""Builds the datasets service: its consumer tasks (bars, dead letters) and the FastAPI query
+app."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ from sextant_common.http_errors import install_error_handlers
 from sextant_common.telemetry import CaughtUp, add_health_and_metrics
 from sextant_common.versioned_cache import VersionedCache
 from sextant_datasets.admission import BarAdmission
-from sextant_datasets.api.routes import bars, instruments, snapshots, storage
+from sextant_datasets.api.routes import bars, dlq, instruments, snapshots, storage
 from sextant_datasets.catalog import Catalog, CatalogedWriter
 from sextant_datasets.consumer import BarSink, FlushPolicy
+from sextant_datasets.dlq.keeper import DeadLetterKeeper
+from sextant_datasets.dlq.store import DeadLetterStore
 from sextant_datasets.lake.reader import LakeReader
 from sextant_datasets.settings import DatasetsSettings
 
@@ -25,7 +28,7 @@ log = logging.getLogger(__name__)
 
 
 def build_app(settings: DatasetsSettings | None = None) -> FastAPI:
-    """The datasets FastAPI app; its lifespan runs the lake's bar consumer."""
+    """The datasets FastAPI app; its lifespan runs the lake's consumers."""
     settings = settings or DatasetsSettings()
     settings.lake_dir.mkdir(parents=True, exist_ok=True)
     reader = LakeReader(settings.lake_dir)
@@ -39,30 +42,41 @@ def build_app(settings: DatasetsSettings | None = None) -> FastAPI:
         ),
         admission=BarAdmission.build(settings.extra_sources, settings.clock_skew_s),
     )
+    dead_letters = DeadLetterStore(settings.dlq_path)
+    keeper = DeadLetterKeeper(
+        bootstrap=settings.require_bootstrap(),
+        group_id=settings.dead_letter_group,
+        store=dead_letters,
+    )
+    consumers = {"bar-sink": sink.run, "dlq-keeper": keeper.run}
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        task = asyncio.create_task(sink.run(), name="bar-sink")
-        task.add_done_callback(_log_crash)
+        tasks = [asyncio.create_task(run(), name=name) for name, run in consumers.items()]
+        for task in tasks:
+            task.add_done_callback(_log_crash)
         yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     app = FastAPI(title="Sextant datasets", version="0.1.0", lifespan=lifespan)
     app.add_middleware(RequireJsonContentType)  # 415 for non-JSON POSTs
     install_error_handlers(app)
     app.state.reader = reader
     app.state.catalog = catalog
+    app.state.dead_letters = dead_letters
     app.state.response_cache = VersionedCache[tuple[bytes, str]](ttl_s=30.0)
     app.include_router(bars.router)
     app.include_router(instruments.router)
     app.include_router(snapshots.router)
     app.include_router(storage.router)
+    app.include_router(dlq.router)
     add_health_and_metrics(
         app,
         "datasets",
-        {"bar_consumer": lambda: sink.running},
+        {"bar_consumer": lambda: sink.running, "dlq_keeper": lambda: keeper.running},
         {
             "lake_caught_up": CaughtUp(
                 settings.require_bootstrap(), topics.MD_BARS, settings.datasets_group
@@ -74,4 +88,4 @@ def build_app(settings: DatasetsSettings | None = None) -> FastAPI:
 
 def _log_crash(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
-        log.error("bar consumer stopped", exc_info=task.exception())
+        log.error("consumer %s stopped", task.get_name(), exc_info=task.exception())

@@ -14,6 +14,8 @@ class DatasetsSettings(CommonSettings):
     datasets_port: int = 8001
     datasets_group: str = "datasets"
     """Consumer group of the lake writer; replicas in one group split the partitions."""
+    dlq_group: str | None = None
+    """Consumer group keeping ``dlq.v1``; unset: ``<datasets_group>.dlq``."""
     lake_flush_rows: int = 100_000
     """Flush buffered bars to Parquet once this many are waiting ..."""
     lake_flush_seconds: float = 0.5
@@ -31,3 +33,13 @@ class DatasetsSettings(CommonSettings):
     def lake_dir(self) -> Path:
         """Root of the Parquet lake."""
         return self.data_dir / "lake"
+
+    @property
+    def dead_letter_group(self) -> str:
+        """Consumer group of the ``dlq.v1`` keeper (its own, so the DLQ never delays bars)."""
+        return self.dlq_group or f"{self.datasets_group}.dlq"
+
+    @property
+    def dlq_path(self) -> Path:
+        """SQLite file of the kept dead letters."""
+        return self.data_dir / "dlq" / "dead_letters.sqlite3"

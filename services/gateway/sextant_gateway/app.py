@@ -21,6 +21,7 @@ from sextant_gateway.api.routes import (
     backtests,
     bars,
     datasets,
+    dlq,
     fetch,
     instruments,
     quant,
@@ -89,6 +90,7 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(backtests.sweeps)
     app.include_router(fetch.router)
     app.include_router(datasets.router)
+    app.include_router(dlq.router)
     app.include_router(quant.router)
     app.include_router(ws.router)
     app.include_router(asyncapi.build_router(settings.require_bootstrap()))

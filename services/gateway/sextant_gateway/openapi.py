@@ -70,6 +70,7 @@ MOUNTS: tuple[Mount, ...] = (
     Mount("datasets", "/v1/instruments", "/api/v1/instruments"),
     Mount("datasets", "/v1/snapshots", "/api/v1/datasets/snapshots"),
     Mount("datasets", "/v1/storage", "/api/v1/datasets/storage"),
+    Mount("datasets", "/v1/dlq", "/api/v1/dlq"),
     Mount("quant", "/v1/backtests", "/api/v1/backtests"),
     Mount("quant", "/v1/sweeps", "/api/v1/sweeps"),
     Mount("quant", "/v1/factors", "/api/v1/quant/factors"),
