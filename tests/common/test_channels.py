@@ -29,14 +29,7 @@ TOPIC_NAMES = {name: value for name, value in vars(topics).items() if name.isupp
 
 # Issue 11 part 4 adds a consumer that keeps each of these (datasets for the four fetched kinds,
 # a browsable DLQ). Remove a topic from here in the change that gives it a consumer.
-AWAITING_CONSUMER = frozenset(
-    {
-        topics.REF_FUNDAMENTALS,
-        topics.MACRO_SERIES,
-        topics.NEWS_ITEMS,
-        topics.ALT_SIGNALS,
-    }
-)
+AWAITING_CONSUMER: frozenset[str] = frozenset()
 
 
 class TopicUses(ast.NodeVisitor):

@@ -107,6 +107,9 @@ def test_gateway_document_describes_every_public_route(full_stack: Stack) -> Non
 SEMANTIC_422 = (
     # end >= start (a pair of fields), on every operation taking a range:
     "get_api_v1_bars",
+    "get_api_v1_datasets_macro",
+    "get_api_v1_datasets_news",
+    "get_api_v1_datasets_signals",
     "get_api_v1_datasets_storage_gaps",
     "get_api_v1_quant_factors",
     "get_api_v1_quant_regimes",

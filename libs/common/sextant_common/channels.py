@@ -97,10 +97,9 @@ CHANNELS: Final[tuple[Channel, ...]] = (
         key="the entity id (ticker or CIK), so one company's facts stay ordered",
         key_field="entity_id",
         partitions=1,
-        # No consumer yet (issue 11 part 4): keep fetched facts long enough to be stored later.
         retention_ms=_FETCHED_RETENTION_MS,
         producers=("ingest",),
-        consumers=(),
+        consumers=("datasets",),
         summary="Reported financial facts (XBRL values of filings), point in time.",
     ),
     Channel(
@@ -111,7 +110,7 @@ CHANNELS: Final[tuple[Channel, ...]] = (
         partitions=1,
         retention_ms=_FETCHED_RETENTION_MS,
         producers=("ingest",),
-        consumers=(),
+        consumers=("datasets",),
         summary="Macro-economic observations, one value of a series per period, as known then.",
     ),
     Channel(
@@ -122,7 +121,7 @@ CHANNELS: Final[tuple[Channel, ...]] = (
         partitions=1,
         retention_ms=_FETCHED_RETENTION_MS,
         producers=("ingest",),
-        consumers=(),
+        consumers=("datasets",),
         summary="News articles about zero or more instruments, with an optional sentiment.",
     ),
     Channel(
@@ -133,7 +132,7 @@ CHANNELS: Final[tuple[Channel, ...]] = (
         partitions=1,
         retention_ms=_FETCHED_RETENTION_MS,
         producers=("ingest",),
-        consumers=(),
+        consumers=("datasets",),
         summary="Alternative-data readings (e.g. sentiment) normalized to 0..1.",
     ),
     Channel(

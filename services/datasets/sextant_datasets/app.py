@@ -1,5 +1,5 @@
-"""Builds the datasets service: its consumer tasks (bars, dead letters) and the FastAPI query
-app."""
+"""Builds the datasets service: its consumer tasks (bars, dead letters, fetched datasets) and
+the FastAPI query app."""
 
 from __future__ import annotations
 
@@ -16,11 +16,13 @@ from sextant_common.http_errors import install_error_handlers
 from sextant_common.telemetry import CaughtUp, add_health_and_metrics
 from sextant_common.versioned_cache import VersionedCache
 from sextant_datasets.admission import BarAdmission
-from sextant_datasets.api.routes import bars, dlq, instruments, snapshots, storage
+from sextant_datasets.api.routes import bars, dlq, facts, instruments, snapshots, storage
 from sextant_datasets.catalog import Catalog, CatalogedWriter
 from sextant_datasets.consumer import BarSink, FlushPolicy
 from sextant_datasets.dlq.keeper import DeadLetterKeeper
 from sextant_datasets.dlq.store import DeadLetterStore
+from sextant_datasets.facts.sink import FactSink
+from sextant_datasets.facts.store import FactReader, FactWriter
 from sextant_datasets.lake.reader import LakeReader
 from sextant_datasets.settings import DatasetsSettings
 
@@ -48,7 +50,12 @@ def build_app(settings: DatasetsSettings | None = None) -> FastAPI:
         group_id=settings.dead_letter_group,
         store=dead_letters,
     )
-    consumers = {"bar-sink": sink.run, "dlq-keeper": keeper.run}
+    fact_sink = FactSink(
+        bootstrap=settings.require_bootstrap(),
+        group_id=f"{settings.datasets_group}.facts",
+        writer=FactWriter(settings.lake_dir),
+    )
+    consumers = {"bar-sink": sink.run, "dlq-keeper": keeper.run, "fact-sink": fact_sink.run}
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -67,16 +74,22 @@ def build_app(settings: DatasetsSettings | None = None) -> FastAPI:
     app.state.reader = reader
     app.state.catalog = catalog
     app.state.dead_letters = dead_letters
+    app.state.fact_reader = FactReader(settings.lake_dir)
     app.state.response_cache = VersionedCache[tuple[bytes, str]](ttl_s=30.0)
     app.include_router(bars.router)
     app.include_router(instruments.router)
     app.include_router(snapshots.router)
     app.include_router(storage.router)
     app.include_router(dlq.router)
+    app.include_router(facts.router)
     add_health_and_metrics(
         app,
         "datasets",
-        {"bar_consumer": lambda: sink.running, "dlq_keeper": lambda: keeper.running},
+        {
+            "bar_consumer": lambda: sink.running,
+            "dlq_keeper": lambda: keeper.running,
+            "fact_consumer": lambda: fact_sink.running,
+        },
         {
             "lake_caught_up": CaughtUp(
                 settings.require_bootstrap(), topics.MD_BARS, settings.datasets_group

@@ -1,10 +1,12 @@
-"""``/api/v1/datasets/...``: the datasets service's snapshot and storage APIs.
+"""``/api/v1/datasets/...``: the datasets service's snapshot, storage and fetched-dataset APIs.
 
-``/api/v1/datasets/snapshots`` (create, list, manifest, verify, data) and
-``/api/v1/datasets/storage`` (stats, compaction, integrity, gaps); the datasets service validates
-and names bad fields. Only the paths :data:`sextant_gateway.openapi.MOUNTS` publishes are relayed
-(bars and instruments are public at ``/api/v1/bars`` and ``/api/v1/instruments``); their
-documentation is the service's own, see :mod:`sextant_gateway.openapi`.
+``/api/v1/datasets/snapshots`` (create, list, manifest, verify, data),
+``/api/v1/datasets/storage`` (stats, compaction, integrity, gaps) and the fetched datasets as of
+a time (``/api/v1/datasets/fundamentals``, ``macro``, ``news``, ``signals``); the datasets
+service validates and names bad fields. Only the paths :data:`sextant_gateway.openapi.MOUNTS`
+publishes are relayed (bars and instruments are public at ``/api/v1/bars`` and
+``/api/v1/instruments``); their documentation is the service's own, see
+:mod:`sextant_gateway.openapi`.
 
 Every method is relayed: a method the path lacks is the service's 405 with its ``Allow``, a
 non-JSON ``POST`` the service's 415 (the service alone knows the path's methods).
