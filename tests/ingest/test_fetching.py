@@ -145,6 +145,15 @@ async def test_route_from_settings_sets_the_primary(tmp_path: Path, mock: respx.
     assert result.provider == "backup" and not acme.called
 
 
+async def test_a_base_url_setting_replaces_the_declared_one(tmp_path: Path, mock: respx.MockRouter):
+    declared = mock.get(aggs_url(ACME)).mock(return_value=ok())
+    mirror = mock.get(aggs_url("http://mirror.test/acme")).mock(return_value=ok())
+    base_urls = {"acme": "http://mirror.test/acme/"}
+    async with make_fetcher(tmp_path, "acme", provider_base_urls=base_urls) as fetcher:
+        result = await fetcher.fetch("bars", PARAMS, asset_class="equity")
+    assert len(result.records) == 5 and mirror.called and not declared.called
+
+
 @pytest.mark.parametrize(
     ("status", "error"),
     [(503, "ProviderUnavailable"), (401, "Unauthorized"), (500, "ProviderUnavailable")],

@@ -53,6 +53,10 @@ class FetchSettings(CommonSettings):
     routes: dict[str, list[str]] = Field(default_factory=lambda: dict(DEFAULT_ROUTES))
     """Provider order per ``"<kind>:<asset class>"`` or ``"<kind>"`` (primary first). Without a
     matching route every loaded provider of the kind is tried, in load order."""
+    provider_base_urls: dict[str, str] = {}
+    """Base URL per provider name, replacing the one it declares (``ProviderInfo.base_url``):
+    a proxy, a regional mirror, or a fixture server in tests. URLs a provider spells out in
+    full (SEC EDGAR's ticker table) are not affected."""
     credentials: dict[str, SecretStr] = {}
     """Provider keys given directly (variable name -> value); tests and embedding code use it."""
     secrets_file: Path | None = None

@@ -393,9 +393,8 @@ class UnifiedFetcher:
             margin=self.settings.fetch_rate_margin,
             clock=self._clock,
         )
-        http = ProviderHttp(
-            entry.name, self._http, entry.info.base_url, limiter=limiter, headers=headers
-        )
+        base_url = self.settings.provider_base_urls.get(entry.name, entry.info.base_url)
+        http = ProviderHttp(entry.name, self._http, base_url, limiter=limiter, headers=headers)
         fetchers = {(f.kind, f.dataset): f for f in entry.build_fetchers(secrets)}
         slots = asyncio.Semaphore(self.settings.fetch_max_concurrency)
         self._runtimes[entry.name] = _Runtime(limiter, http, fetchers, slots)
