@@ -2,6 +2,11 @@
 
 Used by `make run` and the test suite when ``SEXTANT_KAFKA_BOOTSTRAP`` is not set. Storage is
 in memory: the lake is the durable store, so the bus only needs to live as long as the stack.
+
+tansu 0.6 keeps every record batch until it stops (topic ``retention.ms`` is stored, not
+enforced), and each Fetch that finds new data lists every batch stored in its partition: broker
+CPU and publish→consume latency grow with the number of batches published since start, whatever
+the record size. ``bench/broker_soak.py`` measures it; no broker flag bounds it.
 """
 
 from __future__ import annotations

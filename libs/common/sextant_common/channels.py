@@ -40,9 +40,11 @@ from sextant_common.settings import CommonSettings
 DAY_MS: Final = 24 * 3600 * 1000
 
 # Retention is set as the topic's ``retention.ms`` when Sextant creates it; a production Kafka
-# cluster enforces it. The embedded tansu 0.6 stores it (DescribeConfigs returns it, checked
-# 2026-12) but whether its memory storage ever deletes by it is not measured: issue 11 part 6
-# sees its memory grow. Until then treat the values as the contract and tansu as keeping all.
+# cluster enforces it. The embedded tansu 0.6 stores it (DescribeConfigs returns it) but never
+# deletes by it: with retention.ms=60000 the log start stayed 0 for 5 minutes
+# (bench/broker_soak.py, 2026-12-07), and its memory engine has no retention pass (``maintain``
+# is a no-op without a lake; DeleteRecords is unimplemented). Treat the values as the contract
+# and tansu as keeping everything until it stops.
 
 
 @dataclass(frozen=True)
