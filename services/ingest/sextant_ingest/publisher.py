@@ -32,24 +32,13 @@ def partition_for(key: bytes, partitions: int) -> int:
 
 
 class BarPublisher:
-    """Publishes bars one at a time (live) or in per-partition batches (backfill)."""
+    """Publishes bars in per-partition batches (a backfill stream or one live tick)."""
 
     def __init__(self, broker: KafkaBroker, partitions: int) -> None:
         if partitions < 1:
             raise ValueError(f"partitions must be >= 1, got {partitions}")
         self._partitions = partitions
-        self._single = broker.publisher(
-            topics.MD_BARS,
-            title="md.bars.v1",
-            description="Normalized OHLCV bars, key = instrument id",
-            schema=Bar,
-        )
         self._batch = broker.publisher(topics.MD_BARS, batch=True, include_in_schema=False)
-
-    async def publish_one(self, bar: Bar) -> None:
-        """Publish one bar and wait for the broker's ack."""
-        await self._single.publish(bar.to_bytes(), key=bar.key)
-        BARS_PUBLISHED.labels(bar.source).inc()
 
     async def publish_stream(self, bars: AsyncIterable[Bar]) -> int:
         """Publish every bar of ``bars`` as fast as the broker takes them; return the count.
