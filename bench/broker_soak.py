@@ -156,8 +156,8 @@ async def soak(
                 fut = await send(instrument, n)
                 fut.add_done_callback(on_ack(sent))
         else:
-            # Like the ingest worker's live publish_one: each bar awaited, so each is its own
-            # record batch (one stored object in tansu); a few senders keep up the pace.
+            # Each bar awaited, so each is its own record batch (one stored object in tansu), as
+            # ingest published live bars until it batched them per tick; a few senders keep pace.
             await asyncio.gather(*(send_each(tick[i::SENDERS]) for i in range(SENDERS)))
         produced += per_tick
         next_tick += TICK_S
