@@ -101,7 +101,13 @@ def ours(bootstrap: str, bars: list[Bar], data_dir: Path) -> float:
         started = time.perf_counter()
         asyncio.run(publish_bars(bootstrap, bars))
         metrics = f"http://127.0.0.1:{ports.datasets}/metrics"
+        deadline = started + 600
         while written(metrics) < len(bars):  # cheap poll; DuckDB verifies the lake at the end
+            if time.perf_counter() > deadline:
+                raise RuntimeError(
+                    f"only {written(metrics):.0f} of {len(bars)} bars durable after 600 s "
+                    "(refused or dead-lettered? see the datasets /metrics)"
+                )
             time.sleep(0.02)
         elapsed = time.perf_counter() - started
         assert lake_counts(data_dir / "lake") == (len(bars), len(bars)), "lake is not exact"

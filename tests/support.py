@@ -128,7 +128,7 @@ def service_env(bootstrap: str, data_dir: Path, ports: Ports, **extra: str) -> d
         "SEXTANT_INGEST_URL": f"http://127.0.0.1:{ports.ingest}",
         "SEXTANT_LOG_JSON": "false",
         # the sources test fixtures publish under: make_bar's and the fake fetcher provider's
-        "SEXTANT_EXTRA_SOURCES": '["test", "acme"]',
+        "SEXTANT_EXTRA_SOURCES": '["test", "acme", "bench"]',
         **extra,
     }
 
