@@ -8,6 +8,7 @@ import socket
 import time
 from pathlib import Path
 
+import orjson
 import pytest
 import websockets
 from websockets.exceptions import InvalidStatus
@@ -139,3 +140,23 @@ def test_the_websocket_refuses_other_origins(kafka_bootstrap: str, tmp_path: Pat
 
         with pytest.raises(InvalidStatus, match="403"):
             asyncio.run(browser_from_elsewhere())
+
+
+def test_an_oversized_client_message_closes_only_that_connection(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    with running_services(kafka_bootstrap, tmp_path, ["gateway"]) as ports:
+        url = f"ws://127.0.0.1:{ports.gateway}/ws"
+
+        async def scenario() -> int | None:
+            async with websockets.connect(url, max_size=None) as other:
+                async with websockets.connect(url) as hostile:
+                    await hostile.send('{"subscribe": ["' + "A" * 200_000 + '"]}')
+                    with pytest.raises(websockets.ConnectionClosed):
+                        await asyncio.wait_for(hostile.recv(), 10)
+                    code = hostile.close_code
+                await other.send('{"subscribe": ["SPX"]}')  # the gateway is unharmed
+                assert orjson.loads(await other.recv())["type"] == "subscribed"
+                return code
+
+        assert asyncio.run(scenario()) == 1009  # message too big

@@ -17,4 +17,5 @@ if __name__ == "__main__":
         ws=bounded_protocol(settings.ws_send_buffer_bytes),
         ws_ping_interval=settings.ws_ping_interval_seconds,
         ws_ping_timeout=settings.ws_ping_timeout_seconds,
+        ws_max_size=settings.ws_max_message_bytes,
     )

@@ -29,6 +29,9 @@ class GatewaySettings(CommonSettings):
     """Keepalive ping period; a client that does not answer within the timeout is reset."""
     ws_ping_timeout_seconds: float = 5.0
     ws_max_symbols: int = 500
+    ws_max_message_bytes: int = 65_536
+    """Largest message a WebSocket client may send (a subscribe of 500 symbols is ~35 KB); a
+    larger one closes the connection with code 1009."""
     cors_origins: list[str] = []
     """Browser origins besides the gateway's own allowed to call the API (CORS) and open the
     WebSocket, e.g. ``["https://research.example.com"]``. Empty: same origin only, no CORS."""
