@@ -25,7 +25,6 @@ from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-import httpx
 from aiokafka import AIOKafkaProducer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,7 +35,7 @@ from sextant_common.broker_launcher import start_broker  # noqa: E402
 from sextant_common.bus import ensure_topics  # noqa: E402
 from sextant_common.events import AssetClass, Bar, Interval  # noqa: E402
 from sextant_common.settings import CommonSettings  # noqa: E402
-from tests.support import running_services  # noqa: E402
+from tests.support import metric_value, running_services  # noqa: E402
 
 CLIENTS = 2_000
 SYMBOLS = 500
@@ -200,11 +199,9 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-def drops(gateway: str) -> float:
-    for line in httpx.get(f"{gateway}/metrics").text.splitlines():
-        if line.startswith("sextant_ws_clients_dropped_total "):
-            return float(line.split()[1])
-    return 0.0
+def dropped(gateway: str) -> float:
+    """Clients the gateway has dropped so far."""
+    return metric_value(gateway, "sextant_ws_clients_dropped_total")
 
 
 def main() -> None:
@@ -243,7 +240,7 @@ def main() -> None:
             dropped_at = None
             while time.monotonic() - stall_at < MEASURE_S:
                 time.sleep(0.25)
-                if stall and dropped_at is None and drops(gateway) >= sum(stalled):
+                if stall and dropped_at is None and dropped(gateway) >= sum(stalled):
                     dropped_at = time.monotonic() - stall_at
             reports = []
             for pipe in pipes:
@@ -259,7 +256,7 @@ def main() -> None:
             if stall:
                 result["stalled"] = sum(stalled)
                 result["stalled_closed"] = sum(r["stalled_closed"] for r in reports)
-                result["dropped_total"] = drops(gateway)
+                result["dropped_total"] = dropped(gateway)
                 result["all_dropped_after_s"] = (
                     round(dropped_at, 2) if dropped_at is not None else float("nan")
                 )

@@ -78,12 +78,11 @@ class RequireJsonContentType:
             await self.app(scope, receive, send)
             return
         received = _header(scope, b"content-type")
+        if is_json_content_type(received):  # the common case: no route lookup
+            await self.app(scope, receive, send)
+            return
         endpoint = full_match(scope)
-        if (
-            is_json_content_type(received)
-            or endpoint is None
-            or getattr(endpoint, _CHECKED_UPSTREAM, False)
-        ):
+        if endpoint is None or getattr(endpoint, _CHECKED_UPSTREAM, False):
             await self.app(scope, receive, send)
             return
         body = orjson.dumps({"detail": unsupported_media_type_detail(received)})
