@@ -16,7 +16,6 @@ from sextant_common.sources import HTTP_SOURCES, OFFLINE_SOURCES, PROVIDER_SOURC
 from sextant_datasets.admission import BarAdmission
 from sextant_datasets.settings import DatasetsSettings
 from sextant_ingest.fetching import FetchSettings, ProviderRegistry
-from sextant_ingest.providers.registry import provider_names
 from tests.support import make_bar
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -26,10 +25,11 @@ RULES = BarAdmission.build()
 def test_every_ingest_provider_is_a_registered_source() -> None:
     registry = ProviderRegistry.load(FetchSettings.model_fields["fetch_providers"].default)
     assert not registry.broken, registry.broken
-    assert set(registry.providers) == HTTP_SOURCES
+    assert set(registry.providers) == HTTP_SOURCES | OFFLINE_SOURCES
     for entry in registry.providers.values():
         assert {f.provider.name for f in entry.fetchers} == {entry.name}
-    assert set(provider_names()) == OFFLINE_SOURCES
+    offline = {name for name, entry in registry.providers.items() if not entry.info.base_url}
+    assert offline == OFFLINE_SOURCES
     assert PROVIDER_SOURCES == HTTP_SOURCES | OFFLINE_SOURCES
 
 

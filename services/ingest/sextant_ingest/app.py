@@ -16,9 +16,8 @@ from sextant_common.content_type import RequireJsonContentType
 from sextant_common.http_errors import install_error_handlers
 from sextant_common.telemetry import PublishedOnce, add_health_and_metrics
 from sextant_ingest.api.routes import fetch
-from sextant_ingest.fetching import KafkaEventPublisher, UnifiedFetcher
+from sextant_ingest.fetching import KafkaEventPublisher, ProviderRegistry, UnifiedFetcher
 from sextant_ingest.providers.base import BarProvider
-from sextant_ingest.providers.registry import build_provider
 from sextant_ingest.publisher import BarPublisher
 from sextant_ingest.settings import IngestSettings
 from sextant_ingest.worker import IngestWorker, WorkerStatus
@@ -29,16 +28,18 @@ log = logging.getLogger(__name__)
 def build_app(settings: IngestSettings | None = None) -> FastAPI:
     """The ingest FastAPI app (health, metrics, status); its lifespan runs the worker."""
     settings = settings or IngestSettings()
-    providers = [build_provider(name, settings) for name in settings.ingest_providers]
-    live_provider = build_provider("simulated", settings) if settings.ingest_live else None
+    # One registry: the fetch API and the worker get their providers from the same fetcher.
+    registry = ProviderRegistry.load(settings.provider_modules())
+    fetcher = UnifiedFetcher(settings, registry=registry)
+    providers = [fetcher.bar_provider(name) for name in settings.ingest_providers]
+    live_provider = _live_provider(fetcher, settings) if settings.ingest_live else None
     state: dict[str, object] = {"failed": False, "status": WorkerStatus()}
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with (
-            KafkaEventPublisher(settings) as sink,
-            UnifiedFetcher(settings, publisher=sink) as fetcher,
-        ):
+        async with KafkaEventPublisher(settings) as sink, fetcher:
+            # The sink opens on the running loop; the fetcher was built with the app.
+            fetcher.publisher = sink
             app.state.fetcher = fetcher
             async with _run_worker(settings, providers, live_provider, state):
                 yield
@@ -73,6 +74,17 @@ def build_app(settings: IngestSettings | None = None) -> FastAPI:
         },
     )
     return app
+
+
+def _live_provider(fetcher: UnifiedFetcher, settings: IngestSettings) -> BarProvider:
+    """``SEXTANT_INGEST_LIVE_PROVIDER``, refused at start when it has no live feed."""
+    provider = fetcher.bar_provider(settings.ingest_live_provider)
+    if not provider.has_live:
+        raise ValueError(
+            f"SEXTANT_INGEST_LIVE_PROVIDER={settings.ingest_live_provider!r} has no live feed "
+            "(the simulated market has one); or set SEXTANT_INGEST_LIVE=false"
+        )
+    return provider
 
 
 @contextlib.asynccontextmanager

@@ -12,12 +12,21 @@ class IngestSettings(FetchSettings):
     ingest_host: str = "127.0.0.1"
     ingest_port: int = 8003
     ingest_providers: list[str] = ["shipped", "simulated"]
-    """Providers whose history is backfilled at start, in this order."""
+    """Providers whose history is backfilled at start, in this order: any provider of the
+    registry with bars (loaded even when ``fetch_providers`` does not name it)."""
     ingest_history_days: int = 730
-    """Days of daily history the simulated market backfills (ending yesterday)."""
+    """Days of daily history backfilled (ending yesterday) from a provider that does not backfill
+    its full history (every one but ``shipped``)."""
     ingest_live: bool = True
-    """After the backfill, stream live bars from the simulated market."""
+    """After the backfill, stream live bars from ``ingest_live_provider``."""
+    ingest_live_provider: str = "simulated"
+    """The provider whose live feed is streamed (one whose ``BARS`` has a live stream)."""
     ingest_live_interval: Interval = Interval.S5
     """Length of live simulated bars. The embedded broker keeps every message in memory, so keep
     this modest: 5 s bars of ~50 instruments is ~36k messages (~90 MB in tansu) per hour."""
-    sim_seed: int = 7
+
+    def provider_modules(self) -> list[str]:
+        """Every provider module to load: ``fetch_providers``, then the worker's providers
+        they do not already name (so one registry serves the fetcher and the worker)."""
+        live = [self.ingest_live_provider] if self.ingest_live else []
+        return list(dict.fromkeys([*self.fetch_providers, *self.ingest_providers, *live]))

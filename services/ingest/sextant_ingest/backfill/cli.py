@@ -3,9 +3,12 @@
     sextant backfill --universe default --start 2015-01-01 --end 2025-01-01 \\
         --provider simulated --checkpoint var/backfill/sim.jsonl --symbols 500 --concurrency 4
 
-The broker comes from ``SEXTANT_KAFKA_BOOTSTRAP``; provider keys (``--provider fetcher``) from
-the environment or ``SEXTANT_SECRETS_FILE``. Exit status: 0 all done, 1 some symbols failed
-(rerun to retry just those), 2 the run could not start (bad arguments, no broker).
+``--provider`` is ``fetcher`` (real providers routed by ``SEXTANT_ROUTES``, plus FRED macro
+series) or any provider of the registry with bars: ``simulated``, ``shipped``, ``polygon``,
+``tiingo``, or a module of your own named in ``SEXTANT_FETCH_PROVIDERS``. The broker comes from
+``SEXTANT_KAFKA_BOOTSTRAP``; provider keys from the environment or ``SEXTANT_SECRETS_FILE``.
+Exit status: 0 all done, 1 some symbols failed (rerun to retry just those), 2 the run could
+not start (bad arguments, no broker).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from sextant_ingest.backfill.sources import (
     MACRO_PREFIX,
     BackfillSource,
     FetcherSource,
+    HistorySource,
     SimulatedSource,
 )
 from sextant_ingest.backfill.universe import (
@@ -41,13 +45,14 @@ from sextant_ingest.backfill.universe import (
     UniverseMember,
     load_universe,
 )
-from sextant_ingest.fetching import KafkaEventPublisher, UnifiedFetcher
+from sextant_ingest.fetching import KafkaEventPublisher, ProviderRegistry, UnifiedFetcher
 from sextant_ingest.providers.simulated import SimulatedProvider
 from sextant_ingest.settings import IngestSettings
 
 log = logging.getLogger(__name__)
 
-PROVIDERS = ("simulated", "fetcher")
+FETCHER = "fetcher"
+"""``--provider`` value for the routed real providers (every other value names one provider)."""
 GAPS_PATH = "/v1/storage/gaps"
 """The datasets service's gap report; asked for after a run when ``SEXTANT_DATASETS_URL`` is
 set. Optional: a 404 or an unreachable service just leaves gaps out of the summary."""
@@ -73,7 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument(
         "--end", type=_day, default=date(2025, 1, 1), help="day after the last (exclusive)"
     )
-    backfill.add_argument("--provider", choices=PROVIDERS, default="simulated")
+    backfill.add_argument(
+        "--provider",
+        default="simulated",
+        help="'fetcher' (routed real providers, plus FRED macro series) or one provider with "
+        "bars: simulated, shipped, polygon, tiingo, ... (default: simulated)",
+    )
     backfill.add_argument(
         "--checkpoint",
         type=Path,
@@ -128,12 +138,12 @@ async def backfill(
     keys = [m.ticker for m in members]
     progress = Progress(len(keys), enabled=not args.quiet)
     opened: AbstractAsyncContextManager[BackfillSource]
-    if args.provider == "simulated":
-        opened = _simulated_source(settings, members, start, end)
-    else:
+    if args.provider == FETCHER:
         if not args.no_macro:
             keys += [MACRO_PREFIX + series for series in MACRO_SERIES]
         opened = _fetched_source(settings, members, start, end)
+    else:
+        opened = provider_source(args.provider, settings, members, start, end)
     async with opened as source:
         summary = await run_backfill(
             keys,
@@ -148,21 +158,37 @@ async def backfill(
 
 
 @asynccontextmanager
-async def _simulated_source(
+async def provider_source(
+    name: str,
     settings: IngestSettings,
     members: Sequence[UniverseMember],
     start: datetime,
     end: datetime,
 ) -> AsyncIterator[BackfillSource]:
-    """The simulated model's bars for ``members``, published on a broker open while in use."""
-    partitions = (await ensure_topics(settings))[topics.MD_BARS]
-    broker = build_broker(settings, description="sextant backfill")
-    provider = SimulatedProvider(seed=settings.sim_seed, universe=[m.instrument() for m in members])
-    await broker.start()
-    try:
-        yield SimulatedSource(provider, broker, partitions, start, end)
-    finally:
-        await broker.stop()
+    """The bars of provider ``name`` for ``members``, from the registry, open while in use.
+
+    The simulated market is encoded straight from its model's arrays onto a broker
+    (:class:`SimulatedSource`); any other provider's bars go through the event sink
+    (:class:`HistorySource`). ValueError for a provider that is not loaded or has no bars.
+    """
+    registry = ProviderRegistry.load(dict.fromkeys([*settings.fetch_providers, name]))
+    async with UnifiedFetcher(settings, registry=registry) as fetcher:
+        provider = fetcher.bar_provider(name, universe=[m.instrument() for m in members])
+        status = next(s for s in fetcher.status() if s.name == provider.name)
+        if not status.available:
+            raise ValueError(f"provider {status.name!r} is unavailable: {status.reason}")
+        if isinstance(provider, SimulatedProvider):
+            partitions = (await ensure_topics(settings))[topics.MD_BARS]
+            broker = build_broker(settings, description="sextant backfill")
+            await broker.start()
+            try:
+                yield SimulatedSource(provider, broker, partitions, start, end)
+            finally:
+                await broker.stop()
+            return
+        async with KafkaEventPublisher(settings) as publisher:
+            fetcher.publisher = publisher  # dead letters of records a provider could not read
+            yield HistorySource(provider, publisher, start, end)
 
 
 @asynccontextmanager

@@ -4,9 +4,12 @@ published: every source returns only after the broker acknowledged all of the ke
 * :class:`SimulatedSource`: the offline ``simulated`` market (``source="simulated"``),
   encoded straight from the model's arrays (:mod:`.encode`) and sent in batches to the
   partition Kafka's partitioner gives the instrument, as the ingest ``BarPublisher`` does.
+* :class:`HistorySource`: any other provider of the registry with bars (``shipped``,
+  ``polygon``, ``tiingo``, a module of your own), from its ``BarProvider``
+  (``UnifiedFetcher.bar_provider``), published through an :class:`EventSink`.
 * :class:`FetcherSource`: real providers behind the :class:`UnifiedFetcher` (keys from the
-  environment or the secrets file), published with ``fetcher.publish``; keys ``macro:<id>``
-  fetch FRED series.
+  environment or the secrets file), routed by ``SEXTANT_ROUTES`` and published with
+  ``fetcher.publish``; keys ``macro:<id>`` fetch FRED series.
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ from typing import Any, Protocol
 from faststream.kafka import KafkaBroker
 
 from sextant_common import topics
-from sextant_common.events import AssetClass, Event, Interval
+from sextant_common.events import AssetClass, Bar, Event, Interval
 from sextant_ingest.backfill.encode import encode_page
-from sextant_ingest.providers.base import BarQuery
+from sextant_ingest.fetching.publish import EventSink
+from sextant_ingest.providers.base import BarProvider, BarQuery
 from sextant_ingest.providers.simulated import SimulatedProvider
 from sextant_ingest.publisher import BARS_PUBLISHED, BATCH_MESSAGES, partition_for
 
@@ -88,6 +92,42 @@ class SimulatedSource:
                 count += len(messages)
         await asyncio.gather(*sends)  # every batch acknowledged before the key counts as done
         BARS_PUBLISHED.labels(self.name).inc(count)
+        return count
+
+
+class HistorySource:
+    """Bars of ``provider`` for ``[start, end)``, one instrument per key, published through
+    ``sink`` (Kafka's partitioner keys them as the ingest ``BarPublisher`` does) in batches of
+    ``batch`` bars, each acknowledged before the next."""
+
+    def __init__(
+        self,
+        provider: BarProvider,
+        sink: EventSink,
+        start: datetime,
+        end: datetime,
+        interval: Interval = Interval.D1,
+        batch: int = BATCH_MESSAGES,
+    ) -> None:
+        self.name = provider.name
+        self._provider = provider
+        self._sink = sink
+        self._query = BarQuery(interval, start, end)
+        self._batch = batch
+
+    async def publish(self, key: str) -> int:
+        if key.startswith(MACRO_PREFIX):
+            raise ValueError(f"{key}: the {self.name} provider has no macro series; use fetcher")
+        query = BarQuery(self._query.interval, self._query.start, self._query.end, (key,))
+        pending: list[Bar] = []
+        count = 0
+        async for bar in self._provider.history(query):
+            pending.append(bar)
+            if len(pending) >= self._batch:
+                count += await self._sink.publish(pending)
+                pending = []
+        if pending:
+            count += await self._sink.publish(pending)
         return count
 
 

@@ -1,16 +1,21 @@
-"""Provider modules by name, their fetchers indexed by (kind, dataset) and by provider.
+"""The one provider registry: modules by name, their fetchers indexed by (kind, dataset) and by
+provider, and which of them have bars.
 
-A provider module exposes ``PROVIDER: ProviderInfo`` and ``FETCHERS: tuple[type[Fetcher], ...]``.
-A module that does not exist is skipped (debug log): providers land one by one. A module that
-exists but fails to import (say, a missing optional dependency) is kept as unavailable with the
-reason, so ``status()`` shows it.
+A provider module exposes ``PROVIDER: ProviderInfo`` and ``FETCHERS: tuple[type[Fetcher], ...]``,
+and, when it makes its bars itself, ``BARS`` (a ``BarProvider`` class): its ``bars`` dataset is
+then derived (:class:`~sextant_ingest.providers.history.HistoryFetcher`), so the module is
+written once and serves the unified fetcher, the worker and the backfill alike (see
+``UnifiedFetcher.bar_provider``). A module that does not exist is skipped (debug log):
+providers land one by one. A module that exists but fails to import (say, a missing optional
+dependency) is kept as unavailable with the reason, so ``status()`` shows it.
 
 Fetchers take their keys in the constructor, ``FetcherClass(credentials={variable: value})``
-(the providers' convention). The registry keeps one instance per class built without keys, for
-routing and query validation; the unified fetcher builds keyed instances once keys resolve.
-Besides the required ``ProviderInfo.credentials``, a provider may read optional variables (a
-User-Agent override, say); they are the module's ``SEXTANT_*`` string constants, until
-ProviderInfo declares them.
+(the providers' convention); a derived ``bars`` fetcher takes the module's ``BarProvider``
+instance, ``FetcherClass(bars=...)``. The registry keeps one instance per class built without
+keys, for routing and query validation; the unified fetcher builds keyed instances once keys
+resolve. Besides the required ``ProviderInfo.credentials``, a provider may read optional
+variables (a User-Agent override, say); they are the module's ``SEXTANT_*`` string constants,
+until ProviderInfo declares them.
 """
 
 from __future__ import annotations
@@ -27,7 +32,9 @@ from typing import Any
 from pydantic import SecretStr
 
 from sextant_common.events import AssetClass
+from sextant_ingest.providers.base import BarProvider
 from sextant_ingest.providers.fetcher import DataKind, Fetcher, ProviderInfo
+from sextant_ingest.providers.history import HistoryFetcher
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +52,17 @@ class ProviderEntry:
     fetchers: list[AnyFetcher]
     optional_credentials: tuple[str, ...] = ()
     """Variables the provider reads when set, beyond the required ``info.credentials``."""
+    bars: type[BarProvider] | None = None
+    """The module's own bar source (``BARS``), when it makes its bars itself."""
+    module: str = ""
+    """The module it was loaded from (empty when registered directly)."""
 
-    def build_fetchers(self, credentials: Mapping[str, SecretStr]) -> list[AnyFetcher]:
+    def build_fetchers(
+        self, credentials: Mapping[str, SecretStr], bars: BarProvider | None = None
+    ) -> list[AnyFetcher]:
         """New instances of its fetchers holding ``credentials`` (classes without a
-        ``credentials`` parameter are built without).
+        ``credentials`` parameter are built without) or, for the derived ``bars`` dataset,
+        the module's ``bars`` instance.
 
         Values are handed over revealed: providers accept ``SecretStr | str`` but some wrap
         with ``SecretStr(str(v))``, which turns a SecretStr into its mask."""
@@ -56,11 +70,20 @@ class ProviderEntry:
         built = []
         for template in self.fetchers:
             cls = type(template)
-            if "credentials" in inspect.signature(cls).parameters:
-                built.append(cls(credentials=dict(revealed)))  # type: ignore[call-arg]
-            else:
-                built.append(cls())
+            parameters = inspect.signature(cls).parameters
+            kwargs: dict[str, Any] = {}
+            if "credentials" in parameters:
+                kwargs["credentials"] = dict(revealed)
+            if "bars" in parameters:
+                kwargs["bars"] = bars
+            built.append(cls(**kwargs))
         return built
+
+    @property
+    def has_bars(self) -> bool:
+        """Whether the worker and the backfill can take bars from it (its own ``BARS``, or a
+        fetcher of kind bars)."""
+        return self.bars is not None or self.fetcher_for(DataKind.BARS) is not None
 
     @property
     def name(self) -> str:
@@ -91,6 +114,8 @@ class ProviderRegistry:
     broken: dict[str, str] = field(default_factory=dict)
     """Module name -> why it could not be loaded."""
     by_dataset: dict[tuple[DataKind, str], list[AnyFetcher]] = field(default_factory=dict)
+    modules: dict[str, str] = field(default_factory=dict)
+    """Module name as configured (``simulated``, ``tests.x.acme``) -> its provider's name."""
 
     @classmethod
     def load(cls, names: Iterable[str]) -> ProviderRegistry:
@@ -109,25 +134,42 @@ class ProviderRegistry:
             except Exception as exc:
                 registry._broken(name, f"import failed: {exc.__class__.__name__}: {exc}")
                 continue
+            loaded = registry._by_module.get(module.__name__)
+            if loaded is not None:  # the same module under another spelling
+                registry.modules[name] = loaded
+                continue
             try:
-                registry.add_module(module)
+                entry = registry.add_module(module)
             except (AttributeError, TypeError, ValueError) as exc:
                 registry._broken(name, str(exc))
+                continue
+            registry.modules[name] = entry.name
         return registry
 
+    @property
+    def _by_module(self) -> dict[str, str]:
+        return {e.module: e.name for e in self.providers.values() if e.module}
+
     def add_module(self, module: ModuleType) -> ProviderEntry:
-        """Register a provider module's ``PROVIDER`` and ``FETCHERS``."""
+        """Register a provider module's ``PROVIDER``, ``FETCHERS`` and (optional) ``BARS``."""
         info = getattr(module, "PROVIDER", None)
         fetchers = getattr(module, "FETCHERS", None)
+        bars = getattr(module, "BARS", None)
         if not isinstance(info, ProviderInfo) or fetchers is None:
             raise TypeError(
                 f"provider module {module.__name__} must define PROVIDER (a ProviderInfo) and "
                 "FETCHERS (a tuple of Fetcher classes)"
             )
+        if bars is not None and not (isinstance(bars, type) and issubclass(bars, BarProvider)):
+            raise TypeError(f"{module.__name__}.BARS must be a BarProvider class, not {bars!r}")
         optional = {
             v for v in vars(module).values() if isinstance(v, str) and _VARIABLE.fullmatch(v)
         }
-        return self.add(info, fetchers, optional=sorted(optional - set(info.credentials)))
+        entry = self.add(
+            info, fetchers, optional=sorted(optional - set(info.credentials)), bars=bars
+        )
+        entry.module = module.__name__
+        return entry
 
     def add(
         self,
@@ -135,10 +177,17 @@ class ProviderRegistry:
         fetchers: Sequence[type[AnyFetcher]],
         *,
         optional: Sequence[str] = (),
+        bars: type[BarProvider] | None = None,
     ) -> ProviderEntry:
-        """Register provider ``info`` with its fetcher classes and optional variables."""
+        """Register provider ``info`` with its fetcher classes, optional variables and own bar
+        source (whose ``bars`` dataset is derived unless a fetcher already has it)."""
         if info.name in self.providers:
             raise ValueError(f"provider {info.name!r} is registered twice")
+        if bars is not None:
+            if bars.name != info.name:
+                raise ValueError(f"{bars.__name__}.name is {bars.name!r}, not {info.name!r}")
+            if not any(f.kind == DataKind.BARS and f.dataset == "bars" for f in fetchers):
+                fetchers = [*fetchers, HistoryFetcher.of(info, bars)]
         instances: list[AnyFetcher] = []
         for fetcher_cls in fetchers:
             fetcher = fetcher_cls()
@@ -149,9 +198,24 @@ class ProviderRegistry:
                 )
             instances.append(fetcher)
             self.by_dataset.setdefault((fetcher.kind, fetcher.dataset), []).append(fetcher)
-        entry = ProviderEntry(info, instances, tuple(optional))
+        entry = ProviderEntry(info, instances, tuple(optional), bars)
         self.providers[info.name] = entry
         return entry
+
+    def entry(self, name: str) -> ProviderEntry:
+        """The provider called ``name`` (or loaded from module ``name``); the ValueError lists
+        the loaded ones."""
+        found = self.providers.get(self.modules.get(name, name))
+        if found is None:
+            raise ValueError(
+                f"provider {name!r} is not loaded (loaded: {sorted(self.providers)}; "
+                "SEXTANT_FETCH_PROVIDERS lists the modules)"
+            )
+        return found
+
+    def with_bars(self) -> list[str]:
+        """Names of the providers the worker and the backfill can take bars from."""
+        return [name for name, entry in self.providers.items() if entry.has_bars]
 
     def candidates(
         self,
@@ -165,7 +229,8 @@ class ProviderRegistry:
 
         The most specific route (``"bars:equity"``, then ``"bars"``) gives the order and the
         only providers tried. Without a route, or when no routed provider has the asked
-        ``dataset``, every loaded provider able to serve it is tried in load order.
+        ``dataset``, every loaded provider able to serve it is tried in load order, except
+        those declared ``fallback=False`` (the simulated market).
         """
         for key in ([f"{kind.value}:{asset_class.value}"] if asset_class else []) + [kind.value]:
             if key in routes:
@@ -178,7 +243,8 @@ class ProviderRegistry:
                 if routed or dataset is None:
                     return routed
                 break
-        return self._capable(self.providers.values(), kind, asset_class, dataset)
+        fallbacks = (e for e in self.providers.values() if e.info.fallback)
+        return self._capable(fallbacks, kind, asset_class, dataset)
 
     @staticmethod
     def _capable(

@@ -31,8 +31,11 @@ PROVIDER_MODULES = (
     "french",
     "reddit",
     "google_trends",
+    "shipped",
+    "simulated",
 )
-"""Provider modules under ``sextant_ingest.providers`` the fetcher loads by default."""
+"""Provider modules under ``sextant_ingest.providers`` loaded by default (the offline ones,
+``shipped`` and ``simulated``, answer only when asked for by name)."""
 
 DEFAULT_ROUTES: dict[str, list[str]] = {
     "bars:equity": ["polygon", "tiingo"],
@@ -49,7 +52,8 @@ class FetchSettings(CommonSettings):
 
     fetch_providers: list[str] = list(PROVIDER_MODULES)
     """Provider modules to load: a bare name is ``sextant_ingest.providers.<name>``, a dotted
-    name is imported as is. A module that does not exist is skipped."""
+    name is imported as is. A module that does not exist is skipped. The worker's and the
+    backfill's providers are loaded from the same registry (see ``IngestSettings``)."""
     routes: dict[str, list[str]] = Field(default_factory=lambda: dict(DEFAULT_ROUTES))
     """Provider order per ``"<kind>:<asset class>"`` or ``"<kind>"`` (primary first). Without a
     matching route every loaded provider of the kind is tried, in load order."""
@@ -90,6 +94,8 @@ class FetchSettings(CommonSettings):
     """HTTP timeout of one provider request."""
     fetch_cold_timeout_s: float = Field(2.0, gt=0)
     """HTTP timeout of the datasets service (cold layer)."""
+    sim_seed: int = 7
+    """Seed of the ``simulated`` provider's market."""
 
     @field_validator("secrets_file")
     @classmethod

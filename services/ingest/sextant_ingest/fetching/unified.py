@@ -34,7 +34,9 @@ import orjson
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from sextant_common.events import AssetClass, Event
+from sextant_common.instruments import Instrument
 from sextant_ingest.fetching.audit import AuditLog, public_query
+from sextant_ingest.fetching.bars import FetchedBars
 from sextant_ingest.fetching.cache import HotCache, MemoryCache, RedisCache
 from sextant_ingest.fetching.cold import DatasetsColdLayer
 from sextant_ingest.fetching.credentials import Redactor
@@ -48,6 +50,7 @@ from sextant_ingest.fetching.limiter import Clock, RealClock, TokenBucket, retry
 from sextant_ingest.fetching.publish import EventSink, dead_letters
 from sextant_ingest.fetching.registry import AnyFetcher, ProviderEntry, ProviderRegistry
 from sextant_ingest.fetching.settings import FetchSettings
+from sextant_ingest.providers.base import BarProvider
 from sextant_ingest.providers.errors import (
     MalformedResponse,
     MissingCredentials,
@@ -176,6 +179,7 @@ class UnifiedFetcher:
         self._redact = Redactor()
         self.audit = AuditLog(settings.data_dir / "audit", redact=self._redact)
         self._runtimes: dict[str, _Runtime] = {}
+        self._own_bars: dict[str, BarProvider] = {}
         self._in_flight: dict[str, asyncio.Future[_Outcome]] = {}
         self._warned: dict[tuple[str, str], float] = {}
 
@@ -338,6 +342,33 @@ class UnifiedFetcher:
         ]
         return statuses
 
+    def bar_provider(self, name: str, universe: Sequence[Instrument] | None = None) -> BarProvider:
+        """Provider ``name`` as a bar source for the worker and the backfill.
+
+        A module with its own ``BARS`` gives that class, built from the settings (one shared
+        instance unless ``universe`` asks for another set of instruments); a provider with a
+        bars fetcher gives a :class:`FetchedBars` over this fetcher (rate limits, caches,
+        audit and keys apply) serving ``universe``, by default the instruments of the default
+        universe it covers. The ValueError names the providers with bars.
+        """
+        entry = self.registry.entry(name)
+        if entry.bars is not None:
+            if universe is None:
+                return self._bars_of(entry)
+            return entry.bars.from_settings(self.settings, universe)
+        if entry.fetcher_for(DataKind.BARS) is None:
+            raise ValueError(
+                f"provider {name!r} has no bars (providers with bars: {self.registry.with_bars()})"
+            )
+        return FetchedBars(self, entry, universe)
+
+    def _bars_of(self, entry: ProviderEntry) -> BarProvider:
+        """The shared instance of ``entry``'s own bar source (its ``bars`` dataset uses it too)."""
+        assert entry.bars is not None
+        if entry.name not in self._own_bars:
+            self._own_bars[entry.name] = entry.bars.from_settings(self.settings)
+        return self._own_bars[entry.name]
+
     # -- routing --------------------------------------------------------------------------
 
     def _candidates(
@@ -395,7 +426,8 @@ class UnifiedFetcher:
         )
         base_url = self.settings.provider_base_urls.get(entry.name, entry.info.base_url)
         http = ProviderHttp(entry.name, self._http, base_url, limiter=limiter, headers=headers)
-        fetchers = {(f.kind, f.dataset): f for f in entry.build_fetchers(secrets)}
+        bars = self._bars_of(entry) if entry.bars is not None else None
+        fetchers = {(f.kind, f.dataset): f for f in entry.build_fetchers(secrets, bars)}
         slots = asyncio.Semaphore(self.settings.fetch_max_concurrency)
         self._runtimes[entry.name] = _Runtime(limiter, http, fetchers, slots)
         return []

@@ -1,4 +1,9 @@
-"""The provider interface every bar source implements."""
+"""The bar-source interface: history (and a live stream) of bars, as the worker and backfill use it.
+
+Every provider with bars yields one through the fetching registry: a provider module's own
+``BARS`` class (simulated, shipped), or one over its bars fetcher (polygon, tiingo: see
+:mod:`sextant_ingest.fetching.bars`).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,13 @@ import abc
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING, Self
 
 from sextant_common.events import Bar, Interval
 from sextant_common.instruments import Instrument
+
+if TYPE_CHECKING:
+    from sextant_ingest.fetching.settings import FetchSettings
 
 
 class UnknownInstrument(LookupError):
@@ -43,6 +52,22 @@ class BarProvider(abc.ABC):
     """Value put in every Bar's ``source`` field."""
     full_history: bool = False
     """Backfill everything the provider has (a small shipped dataset) rather than a window."""
+    intervals: frozenset[Interval] = frozenset(Interval)
+    """Bar lengths ``history`` serves."""
+
+    @classmethod
+    def from_settings(
+        cls, settings: FetchSettings, universe: Sequence[Instrument] | None = None
+    ) -> Self:
+        """The provider as ``settings`` configure it, serving ``universe`` when it can serve any
+        instrument (the simulated market) and its own instruments when not given. The
+        registry builds a module's ``BARS`` class this way."""
+        return cls()
+
+    @property
+    def has_live(self) -> bool:
+        """Whether :meth:`live` streams bars (the class overrides it)."""
+        return type(self).live is not BarProvider.live
 
     @abc.abstractmethod
     def instruments(self) -> Sequence[Instrument]:

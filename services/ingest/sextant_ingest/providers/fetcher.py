@@ -1,9 +1,20 @@
-"""The provider fetcher pattern: typed query -> raw fetch (the only I/O) -> normalized records.
+"""The provider contract: typed query -> raw fetch (the only I/O) -> normalized records.
 
-A provider is one module under ``providers/`` with a :class:`ProviderInfo` (what it serves, its
-rate limit, the credential variables it needs) and one :class:`Fetcher` subclass per dataset.
-Routing, fallback, retries, rate limits, caching and audit live in the unified fetcher, never in
-a provider. ``simulated.py`` is the annotated example to copy.
+A provider is one module under ``providers/`` declaring, once, what it serves:
+
+* ``PROVIDER``: a :class:`ProviderInfo` (what it serves, its rate limit, the credential
+  variables it needs);
+* ``FETCHERS``: one :class:`Fetcher` subclass per dataset (may be empty, see ``BARS``);
+* ``BARS`` (optional): a :class:`~sextant_ingest.providers.base.BarProvider` class, for a
+  provider that makes its bars itself (history, and a live stream when it has one) rather than
+  over HTTP. Its ``bars`` dataset is derived from it (:mod:`.history`).
+
+The fetching registry (:mod:`sextant_ingest.fetching.registry`) loads modules by name and hands
+every consumer the same provider: the unified fetcher its fetchers, the ingest worker and the
+backfill a ``BarProvider`` (the module's own, or one over its bars fetcher through the unified
+fetcher), the API its listing. Routing, fallback, retries, rate limits, caching and audit live
+in the unified fetcher, never in a provider. ``simulated.py`` is the annotated example of a
+``BARS`` provider, ``polygon.py`` of an HTTP one.
 """
 
 from __future__ import annotations
@@ -52,6 +63,10 @@ class ProviderInfo:
     docs_url: str = ""
     user_agent: str | None = None
     """Some APIs (SEC EDGAR) require a descriptive User-Agent."""
+    fallback: bool = True
+    """Tried by routing when no route names it. False for a provider whose data must never stand
+    in for a real one's (the simulated market): it answers only when asked by name or listed in
+    a route."""
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,9 @@ Serves the S&P 500 (``SPX``) and the NASDAQ Composite (``COMP``) daily OHLCV, 19
 2018-12-31, from ``arch.data``. Daily bars start at 00:00 UTC of the session date. Their
 knowledge time is the bar's end (start + 1 day): the moment a live feed would have delivered the
 close, so point-in-time queries over the past see this history as it became known.
+
+A provider module like any other (``PROVIDER``, ``FETCHERS``, ``BARS``): the worker backfills it,
+``POST /v1/fetch`` serves it (``"provider": "shipped"``, dataset ``bars``).
 """
 
 from __future__ import annotations
@@ -13,12 +16,24 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
+from typing import Any
 
 import pandas as pd
 
 from sextant_common.events import AssetClass, Bar, Interval
 from sextant_common.instruments import Instrument
 from sextant_ingest.providers.base import BarProvider, BarQuery, UnknownInstrument
+from sextant_ingest.providers.fetcher import DataKind, Fetcher, ProviderInfo, RateLimit
+
+PROVIDER = ProviderInfo(
+    name="shipped",
+    base_url="",  # no network: the data ships inside the installed ``arch`` package
+    kinds=frozenset({DataKind.BARS}),
+    rate_limit=RateLimit(requests=1000, per_seconds=1.0),
+    asset_classes=frozenset({AssetClass.INDEX}),
+    docs_url="https://bashtage.github.io/arch/",
+    fallback=False,  # two indices to 2018: asked for by name, never a stand-in
+)
 
 
 @dataclass(frozen=True)
@@ -60,8 +75,9 @@ def _load_frame(module: str) -> pd.DataFrame:
 class ShippedProvider(BarProvider):
     """Daily bars of real indices bundled with ``arch`` (no network, no key)."""
 
-    name = "shipped"
+    name = PROVIDER.name
     full_history = True
+    intervals = frozenset({Interval.D1})
 
     def __init__(self) -> None:
         self._series = {s.instrument.instrument_id: s for s in SHIPPED_SERIES}
@@ -106,3 +122,8 @@ class ShippedProvider(BarProvider):
                 )
             )
         return bars
+
+
+BARS = ShippedProvider
+FETCHERS: tuple[type[Fetcher[Any, Any]], ...] = ()
+"""None besides the ``bars`` dataset the registry derives from ``BARS``."""

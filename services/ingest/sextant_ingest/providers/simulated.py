@@ -17,6 +17,12 @@ Every provider answers a :class:`BarQuery` in three steps, as OpenBB's fetchers 
    timestamps: ``ts_event`` (bar start) and ``ts_known`` (when it could be known: its end).
 
 ``history`` chains the three; ``live`` streams each bar as its interval ends.
+
+The module declares what it serves like every provider module: ``PROVIDER`` (a
+:class:`ProviderInfo`), ``FETCHERS`` (none of its own) and ``BARS`` (this class); the registry
+derives the ``bars`` dataset of the unified fetcher (``POST /v1/fetch`` with ``"provider":
+"simulated"``) from ``BARS``. Every bar's ``source`` is ``simulated``, and routing never falls
+back to it (``fallback=False``): simulated data is only served when asked for by name.
 """
 
 from __future__ import annotations
@@ -26,10 +32,11 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, S
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 
-from sextant_common.events import Bar, Interval
+from sextant_common.events import AssetClass, Bar, Interval
 from sextant_common.instruments import Instrument
 from sextant_ingest.market import sessions as cal
 from sextant_ingest.market.model import (
@@ -47,6 +54,21 @@ from sextant_ingest.market.model import (
 )
 from sextant_ingest.market.universe import default_instruments, params_for
 from sextant_ingest.providers.base import BarProvider, BarQuery, UnknownInstrument
+from sextant_ingest.providers.fetcher import DataKind, Fetcher, ProviderInfo, RateLimit
+
+if TYPE_CHECKING:
+    from sextant_ingest.fetching.settings import FetchSettings
+
+PROVIDER = ProviderInfo(
+    name="simulated",
+    base_url="",  # no network: the model runs in process
+    kinds=frozenset({DataKind.BARS}),
+    rate_limit=RateLimit(requests=1000, per_seconds=1.0),
+    asset_classes=frozenset(
+        {AssetClass.EQUITY, AssetClass.ETF, AssetClass.INDEX, AssetClass.FX, AssetClass.CRYPTO}
+    ),
+    fallback=False,  # synthetic prices must never stand in for a real provider's
+)
 
 Clock = Callable[[], datetime]
 
@@ -122,7 +144,7 @@ class SimulatedProvider(BarProvider):
     served, and the live feed paces itself on it (tests pass a fake clock).
     """
 
-    name = "simulated"
+    name = PROVIDER.name
 
     def __init__(
         self,
@@ -142,6 +164,14 @@ class SimulatedProvider(BarProvider):
         self._clock = clock
         self._market_params = market or MarketParams()
         self._live_pages: dict[tuple[str, Interval], tuple[date, RawPage]] = {}
+
+    @classmethod
+    def from_settings(
+        cls, settings: FetchSettings, universe: Sequence[Instrument] | None = None
+    ) -> Self:
+        """The market of seed ``SEXTANT_SIM_SEED`` over ``universe`` (default: the default
+        universe)."""
+        return cls(seed=settings.sim_seed, universe=universe)
 
     def instruments(self) -> list[Instrument]:
         """Every instrument of the universe."""
@@ -428,3 +458,8 @@ def check_page(
 def _empty_page(instrument: Instrument) -> RawPage:
     empty = np.zeros(0)
     return RawPage(instrument, np.zeros(0, dtype=np.int64), empty, empty, empty, empty, empty)
+
+
+BARS = SimulatedProvider
+FETCHERS: tuple[type[Fetcher[Any, Any]], ...] = ()
+"""None besides the ``bars`` dataset the registry derives from ``BARS``."""
