@@ -24,7 +24,12 @@ LOCK_COMMAND = ".venv/bin/python -m sextant_common.channels > " + str(LOCK.relat
 TOPIC_LITERAL = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*\.v\d+$")
 """A string that looks like a versioned topic name (``md.bars.v1``)."""
 CONSUME_CALLS = frozenset({"AIOKafkaConsumer", "subscribe", "subscriber", "assign"})
+"""Calls whose topic arguments are consumed (so is any call's ``topics=`` keyword: the shared
+durable and tail consumers)."""
 PRODUCE_CALLS = frozenset({"send", "send_and_wait", "send_batch", "publisher", "publish"})
+DEAD_LETTER_CALLS = frozenset({"dead_letter", "dead_letters", "TailConsumer"})
+"""Calls that make records for ``dlq.v1`` (a tail consumer dead-letters what its handler
+refuses)."""
 TOPIC_NAMES = {name: value for name, value in vars(topics).items() if name.isupper()}
 
 # Issue 11 part 4 adds a consumer that keeps each of these (datasets for the four fetched kinds,
@@ -91,10 +96,19 @@ class TopicUses(ast.NodeVisitor):
             )
             if side is not None:
                 for arg in [*node.args, *(k.value for k in node.keywords)]:
-                    for inner in ast.walk(arg):
-                        if (found := self._topic_of(inner)) is not None:
-                            side.add(found)
+                    self._collect(arg, side)
+            for keyword in node.keywords:
+                if keyword.arg == "topics":
+                    self._collect(keyword.value, self.consumed)
+            if name in DEAD_LETTER_CALLS:
+                self.produced.add(topics.DLQ)
         super().generic_visit(node)
+
+
+    def _collect(self, node: ast.AST, side: set[str]) -> None:
+        for inner in ast.walk(node):
+            if (found := self._topic_of(inner)) is not None:
+                side.add(found)
 
 
 def uses_of(source: str) -> TopicUses:
@@ -127,9 +141,10 @@ def test_the_scanner_sees_constants_literals_and_which_side_a_call_is_on() -> No
         "consumer = AIOKafkaConsumer(topics.MD_BARS, 'x.y.v3')\n"
         "await producer.send(dead, b'')\n"
         "broker.publisher(topics.NOPE)\n"
+        "TailConsumer(bootstrap=b, topics=(topics.JOBS_EVENTS,), name='g', handle=h)\n"
     )
-    assert uses.named == {"md.bars.v1", "x.y.v3", "dlq.v1", "topics.NOPE"}
-    assert uses.consumed == {"md.bars.v1", "x.y.v3"}
+    assert uses.named == {"md.bars.v1", "x.y.v3", "dlq.v1", "topics.NOPE", "jobs.events.v1"}
+    assert uses.consumed == {"md.bars.v1", "x.y.v3", "jobs.events.v1"}
     assert uses.produced == {"dlq.v1", "topics.NOPE"}
     assert uses.unknown == {"topics.NOPE"}
 
@@ -171,7 +186,10 @@ def test_every_declared_producer_and_consumer_references_its_topic() -> None:
         for service in channel.producers:
             # A producer may name the topic or send the model to ``type(record).TOPIC``.
             found = uses[service]
-            assert channel.topic in found.named or channel.title in found.event_imports, (
+            assert (
+                channel.topic in found.named | found.produced
+                or channel.title in found.event_imports
+            ), (
                 f"{channel.topic} declares producer {service}, whose package names neither the "
                 f"topic nor {channel.title}"
             )

@@ -22,11 +22,12 @@ from fastapi.testclient import TestClient
 
 from sextant_common import topics
 from sextant_common.bus import ensure_topics
+from sextant_common.durable_consumer import FlushPolicy
 from sextant_common.events import DLQ_HEADER_PREFIX, AssetClass, Bar, DeadLetter, Interval
 from sextant_common.settings import CommonSettings
 from sextant_datasets.admission import BarAdmission
 from sextant_datasets.app import build_app
-from sextant_datasets.consumer import BarSink, FlushPolicy
+from sextant_datasets.consumer import BarSink
 from sextant_datasets.lake.reader import LakeReader
 from sextant_datasets.lake.writer import LakeWriter
 from sextant_datasets.settings import DatasetsSettings

@@ -130,4 +130,7 @@ def test_a_value_its_topic_would_refuse_again_is_not_replayed() -> None:
     check_value(topics.MD_BARS, make_bar("SPX").model_dump_json().encode())
     with pytest.raises(ReplayRefused, match=r"not a valid Bar for md\.bars\.v1"):
         check_value(topics.MD_BARS, b"{not json")
-    check_value("some.undeclared.v1", b"anything")
+    check_value(topics.MD_BARS, b"{not json", force=True)
+    for force in (False, True):
+        with pytest.raises(ReplayRefused, match=r"some\.undeclared\.v1 is not a declared topic"):
+            check_value("some.undeclared.v1", b"anything", force=force)

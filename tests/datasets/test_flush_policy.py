@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sextant_datasets.consumer import FlushPolicy
+from sextant_common.durable_consumer import FlushPolicy
 
 POLICY = FlushPolicy(rows=1_000, seconds=0.5, max_seconds=5.0)
 

@@ -6,9 +6,9 @@ retention, headers, and which service sends and receives it. The gateway serves 
 ``/asyncapi.json``; ``docs/asyncapi.json`` is the checked-in copy, regenerated with
 ``.venv/bin/python -m sextant_common.asyncapi > docs/asyncapi.json``.
 
-Why not FastStream's generator: it makes one channel per FastStream publisher or subscriber
-(most of Sextant's clients are plain aiokafka, so most topics would be missing), has no Kafka key
-binding and names no service; here every declared topic is one channel with its operations.
+Why not FastStream's generator: it makes one channel per FastStream publisher or subscriber (the
+shared bus pieces are aiokafka inside, so every topic would be missing), has no Kafka key binding
+and names no service; here every declared topic is one channel with its operations.
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ from typing import Any, Final
 from pydantic.json_schema import models_json_schema
 
 from sextant_common.channels import CHANNELS, DAY_MS, Channel
-from sextant_common.events import DLQ_HEADER_PREFIX
+from sextant_common import tracecontext
+from sextant_common.events import DLQ_HEADER_PREFIX, DeadLetter
+from sextant_common.producer import EVENT_TYPE_HEADER, SCHEMA_VERSION_HEADER
 
 ASYNCAPI_VERSION: Final = "3.0.0"
 DOCUMENT_VERSION: Final = "1.0.0"
@@ -34,9 +36,33 @@ ENCODING: Final = (
     "Timestamps are ISO 8601 strings in UTC; numbers are JSON numbers (never NaN or Infinity). "
     "Keys are the UTF-8 bytes of a string named per channel (no JSON quotes). Partitions follow "
     "Kafka's default partitioner (murmur2 of the key), so one key stays ordered in one partition. "
-    "Records may carry headers added by a client library (e.g. FastStream's `content-type` and "
-    "`correlation_id`); nothing but the dead-letter headers on dlq.v1 carries meaning."
+    "Every record carries the headers its message declares (UTF-8 text values): the event type, "
+    "the schema version and W3C trace context; a reader may ignore headers it does not know."
 )
+
+EVENT_HEADERS: Final[dict[str, Any]] = {
+    "type": "object",
+    "description": "Header values are bytes; these are UTF-8 text.",
+    "properties": {
+        EVENT_TYPE_HEADER: {
+            "type": "string",
+            "description": "the event model's name, the message's name here (e.g. Bar)",
+        },
+        SCHEMA_VERSION_HEADER: {
+            "type": "string",
+            "description": (
+                "the topic's version, decimal (1 for md.bars.v1): a schema changes only with a "
+                "new topic version"
+            ),
+        },
+        tracecontext.HEADER: {
+            "type": "string",
+            "description": "W3C trace context of the publish: 00-<trace id>-<span id>-<flags>",
+        },
+    },
+    "required": [EVENT_TYPE_HEADER, SCHEMA_VERSION_HEADER, tracecontext.HEADER],
+    "additionalProperties": True,
+}
 
 DLQ_HEADERS: Final[dict[str, Any]] = {
     "type": "object",
@@ -122,8 +148,7 @@ def build_document(bootstrap: str = DEFAULT_BOOTSTRAP) -> dict[str, Any]:
                 }
             },
         }
-        if channel.topic.startswith("dlq."):
-            message["headers"] = DLQ_HEADERS
+        message["headers"] = DLQ_HEADERS if channel.model is DeadLetter else EVENT_HEADERS
         messages[channel.title] = message
         channels[cid] = {
             "address": channel.topic,

@@ -167,7 +167,7 @@ CHANNELS: Final[tuple[Channel, ...]] = (
         partitions=1,
         # Kept longer than anything it can hold, so a fixed record can still be replayed.
         retention_ms=30 * DAY_MS,
-        producers=("datasets", "ingest"),
+        producers=("datasets", "gateway", "ingest", "quant"),
         consumers=("datasets",),
         summary="Records a consumer or the fetcher could not parse, validate or accept.",
     ),

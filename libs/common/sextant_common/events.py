@@ -87,6 +87,11 @@ class Event(BaseModel):
         """Parse and validate wire bytes; raises ``pydantic.ValidationError`` or ``ValueError``."""
         return cls.model_validate_json(raw)
 
+    @property
+    def key(self) -> bytes | None:
+        """Kafka key of the event's record (each model says what it is; None: no key)."""
+        return None
+
 
 class Bar(Event):
     """One OHLCV bar of one instrument.

@@ -12,13 +12,14 @@ from fastapi import FastAPI
 
 from sextant_common import topics
 from sextant_common.content_type import RequireJsonContentType
+from sextant_common.durable_consumer import FlushPolicy
 from sextant_common.http_errors import install_error_handlers
 from sextant_common.telemetry import CaughtUp, add_health_and_metrics
 from sextant_common.versioned_cache import VersionedCache
 from sextant_datasets.admission import BarAdmission
 from sextant_datasets.api.routes import bars, dlq, facts, instruments, snapshots, storage
 from sextant_datasets.catalog import Catalog, CatalogedWriter
-from sextant_datasets.consumer import BarSink, FlushPolicy
+from sextant_datasets.consumer import BarSink
 from sextant_datasets.dlq.keeper import DeadLetterKeeper
 from sextant_datasets.dlq.store import DeadLetterStore
 from sextant_datasets.facts.sink import FactSink

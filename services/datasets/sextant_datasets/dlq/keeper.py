@@ -1,24 +1,21 @@
-"""The ``dlq.v1`` consumer: every dead letter stored in the :class:`DeadLetterStore`, offsets
-committed only once the rows are durable.
+"""The ``dlq.v1`` consumer: every dead letter stored in the :class:`DeadLetterStore`.
 
-Raw aiokafka, like the bar sink and for the same reason: the offsets of exactly the records just
-written must be committed after the write, which a FastStream subscriber's auto-ack does not
-give. It runs in its own consumer group, so keeping the DLQ never delays the bars. A record on
-``dlq.v1`` that is not a valid :class:`DeadLetter` is not dropped and not dead-lettered again (a
-loop): it is stored as a dead letter of ``dlq.v1`` itself, its raw bytes, key and headers kept.
+A :class:`~sextant_common.durable_consumer.DurableConsumer` like the lake's sinks, in its own
+consumer group so keeping the DLQ never delays the bars. A record on ``dlq.v1`` that is not a
+valid :class:`DeadLetter` is not dropped and not dead-lettered again (a loop): it is stored as a
+dead letter of ``dlq.v1`` itself, its raw bytes, key and headers kept.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
+from collections.abc import Sequence
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.errors import KafkaError
 from prometheus_client import Counter
 from pydantic import ValidationError
 
 from sextant_common import topics
+from sextant_common.durable_consumer import DurableConsumer, FlushPolicy, Parsed, Record
 from sextant_common.events import DLQ_HEADER_PREFIX, DeadLetter
 from sextant_datasets.dlq.store import DeadLetterStore
 
@@ -27,64 +24,41 @@ log = logging.getLogger(__name__)
 LETTERS_KEPT = Counter("sextant_dlq_letters_kept_total", "Dead letters stored")
 LETTERS_REPEATED = Counter("sextant_dlq_letters_repeated_total", "Dead letters already stored")
 
+DLQ_FLUSH = FlushPolicy(rows=1_000, seconds=0.2, max_seconds=2.0)
+"""Dead letters are few: store them a fifth of a second after they arrive."""
 
-class DeadLetterKeeper:
+
+class DeadLetterKeeper(DurableConsumer[DeadLetter]):
     """Consumes ``dlq.v1`` in group ``group_id`` and stores every dead letter in ``store``."""
 
-    def __init__(self, *, bootstrap: str, group_id: str, store: DeadLetterStore) -> None:
-        self._bootstrap = bootstrap
-        self._group_id = group_id
+    def __init__(
+        self,
+        *,
+        bootstrap: str,
+        group_id: str,
+        store: DeadLetterStore,
+        flush: FlushPolicy = DLQ_FLUSH,
+    ) -> None:
+        super().__init__(bootstrap=bootstrap, group_id=group_id, topics=[topics.DLQ], flush=flush)
         self._store = store
-        self.running = False
 
-    async def run(self) -> None:
-        """Consume until cancelled."""
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap,
-            group_id=self._group_id,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-        )
-        consumer.subscribe([topics.DLQ])
-        await consumer.start()
-        self.running = True
-        try:
-            while True:
-                fetched = await consumer.getmany(timeout_ms=500, max_records=1000)
-                records = [r for batch in fetched.values() for r in batch]
-                if not records:
-                    continue
-                await self.keep(records)
-                offsets = {
-                    TopicPartition(tp.topic, tp.partition): batch[-1].offset + 1
-                    for tp, batch in fetched.items()
-                    if batch
-                }
-                try:
-                    await consumer.commit(offsets)
-                except KafkaError as exc:
-                    # Stored already; whoever re-reads these finds them stored and skips them.
-                    log.warning("dlq offset commit failed", extra={"error": str(exc)})
-        finally:
-            self.running = False
-            await consumer.stop()
+    def parse(self, records: Sequence[Record]) -> list[Parsed[DeadLetter]]:
+        return [self._letter(record) for record in records]
 
-    async def keep(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
-        """Store the dead letters of ``records`` durably (returns once they are on disk)."""
-        letters = [self._letter(record) for record in records]
-        new = await asyncio.to_thread(self._store.add, letters)
+    def store(self, batch: list[DeadLetter]) -> None:
+        new = self._store.add(batch)
         LETTERS_KEPT.inc(new)
-        LETTERS_REPEATED.inc(len(letters) - new)
+        LETTERS_REPEATED.inc(len(batch) - new)
 
-    def _letter(self, record: ConsumerRecord[bytes, bytes]) -> DeadLetter:
+    def _letter(self, record: Record) -> DeadLetter:
         try:
             return DeadLetter.model_validate_json(record.value or b"")
         except (ValidationError, ValueError) as exc:
             log.warning("unreadable record on dlq.v1", extra={"offset": record.offset})
             return DeadLetter.for_record(
-                topic=record.topic or topics.DLQ,
-                partition=record.partition or 0,
-                offset=record.offset or 0,
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
                 consumer=self._group_id,
                 error=f"not a DeadLetter: {type(exc).__name__}: {exc}",
                 raw=record.value or b"",

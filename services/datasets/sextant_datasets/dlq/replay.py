@@ -2,19 +2,19 @@
 
 The record goes out with the original key and headers (a previous ``sextant.replayed-from``
 header replaced) plus ``sextant.replayed-from: <letter id>``, so a consumer or a reader of the
-topic can tell a replay from the original. When the topic is declared in
-:mod:`sextant_common.channels` the value is first validated against its event model: replaying
-a record that would only be dead-lettered again is refused unless forced.
+topic can tell a replay from the original. Only a topic declared in
+:mod:`sextant_common.channels` can be replayed to, and the value is first validated against its
+event model: replaying a record that would only be dead-lettered again is refused unless forced.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaProducer
 from pydantic import ValidationError
 
 from sextant_common.channels import BY_TOPIC
+from sextant_common.producer import EventProducer
 from sextant_datasets.dlq.store import DeadLetterStore
 
 REPLAYED_FROM_HEADER = "sextant.replayed-from"
@@ -42,11 +42,13 @@ def replay_headers(original: list[tuple[str, bytes]], letter_id: str) -> list[tu
     return [*kept, (REPLAYED_FROM_HEADER, letter_id.encode())]
 
 
-def check_value(topic: str, value: bytes) -> None:
-    """Raise :class:`ReplayRefused` when ``topic`` is declared and ``value`` is not a valid
-    message of its model."""
+def check_value(topic: str, value: bytes, *, force: bool = False) -> None:
+    """Raise :class:`ReplayRefused` when ``topic`` is not declared (nowhere to send it) or,
+    unless ``force``, ``value`` is not a valid message of its model."""
     channel = BY_TOPIC.get(topic)
     if channel is None:
+        raise ReplayRefused(f"{topic} is not a declared topic: there is nowhere to replay to")
+    if force:
         return
     try:
         channel.model.model_validate_json(value)
@@ -75,19 +77,15 @@ async def replay(
     stored = store.get(letter_id)
     letter = stored.letter
     body = letter.raw if value is None else value
-    if not force:
-        check_value(letter.topic, body)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
-    try:
-        sent = await producer.send_and_wait(
+    check_value(letter.topic, body, force=force)
+    async with EventProducer(bootstrap) as producer:
+        ack = await producer.send_record(
             letter.topic,
             body,
             key=letter.key,
             headers=replay_headers(letter.original_headers, letter_id),
         )
-    finally:
-        await producer.stop()
+        sent = await ack
     replayed = Replayed(sent.topic, sent.partition, sent.offset)
     store.mark_replayed(letter_id, str(replayed), note)
     return replayed

@@ -1,7 +1,7 @@
 """The fetched datasets' consumer: ``ref.fundamentals.v1``, ``macro.series.v1``,
 ``news.items.v1`` and ``alt.signals.v1`` -> the lake, point in time.
 
-The same durable loop as the bar consumer (:class:`~sextant_datasets.consumer.DurableSink`):
+The shared durable loop (:class:`~sextant_common.durable_consumer.DurableConsumer`):
 buffer, write with :class:`~sextant_datasets.facts.store.FactWriter` (idempotent on each
 dataset's natural key), commit exactly the offsets written; a record that is not valid JSON of
 its topic's event model goes to ``dlq.v1`` with the reason, its original key and headers.
@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from aiokafka import ConsumerRecord
 from prometheus_client import Counter
 from pydantic import ValidationError
 
 from sextant_common import topics
+from sextant_common.durable_consumer import DurableConsumer, FlushPolicy, Parsed, Record
 from sextant_common.events import Event
-from sextant_datasets.consumer import DurableSink, FlushPolicy, Parsed
 from sextant_datasets.facts.store import BY_TOPIC, FactWriter
 
 FACTS_WRITTEN = Counter(
@@ -34,7 +33,7 @@ FACT_FLUSH = FlushPolicy(rows=10_000, seconds=0.5, max_seconds=5.0)
 """Fetched records arrive in small bursts (one fetch each): flush half a second after one."""
 
 
-class FactSink(DurableSink[Event]):
+class FactSink(DurableConsumer[Event]):
     """Consumes the four fetched topics and stores their records in the lake."""
 
     def __init__(
@@ -55,7 +54,7 @@ class FactSink(DurableSink[Event]):
         )
         self._writer = writer
 
-    def parse(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> list[Parsed[Event]]:
+    def parse(self, records: Sequence[Record]) -> list[Parsed[Event]]:
         parsed: list[Parsed[Event]] = []
         for record in records:
             model = BY_TOPIC[record.topic].model

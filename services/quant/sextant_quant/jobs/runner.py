@@ -2,7 +2,9 @@
 ``jobs.events.v1``: queued -> running -> succeeded | failed.
 
 Delivery is at-least-once: a request redelivered after a crash is skipped when the store already
-holds its final event, so a finished job never runs twice.
+holds its final event, so a finished job never runs twice. A request that is not a valid
+:class:`JobRequest`, or names a kind no handler runs, goes to ``dlq.v1`` with the reason, its
+key and headers. Job events continue the request's trace (its ``traceparent`` header).
 
 One job never stops the runner: whatever goes wrong inside a job (bad parameters, a bug, a result
 that cannot be serialized, an event the broker refuses) ends that job with a ``failed`` event
@@ -26,12 +28,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from prometheus_client import Counter
 from pydantic import ValidationError
 
-from sextant_common import topics
-from sextant_common.events import JobEvent, JobRequest, JobStatus
+from sextant_common import topics, tracecontext
+from sextant_common.durable_consumer import DEAD_LETTERS, dead_letter
+from sextant_common.events import Event, JobEvent, JobRequest, JobStatus
+from sextant_common.producer import EventProducer
 from sextant_quant.jobs.store import JobStore
 
 log = logging.getLogger(__name__)
@@ -118,7 +122,7 @@ class JobRunner:
         self._backoff_min, self._backoff_max = restart_backoff_s
         self._pending_ttl_s = pending_ttl_s
         self._durations: deque[float] = deque(maxlen=20)
-        self._producer: AIOKafkaProducer | None = None
+        self._producer: EventProducer | None = None
         self.running = False
         self.restarts = 0
         self.last_error: str | None = None
@@ -164,10 +168,9 @@ class JobRunner:
 
     @staticmethod
     async def _submit_records(
-        producer: AIOKafkaProducer, request: JobRequest, queued: JobEvent
+        producer: EventProducer, request: JobRequest, queued: JobEvent
     ) -> None:
-        await producer.send_and_wait(topics.JOBS_REQUESTS, request.to_bytes(), key=request.key)
-        await producer.send_and_wait(topics.JOBS_EVENTS, queued.to_bytes(), key=queued.key)
+        await producer.publish([request, queued])
 
     async def run(self) -> None:
         """Consume requests until cancelled; restart the consumer (with backoff) if it fails."""
@@ -191,7 +194,9 @@ class JobRunner:
             backoff = min(backoff * 2, self._backoff_max)
 
     async def _consume(self) -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=self._bootstrap)
+        # Raw aiokafka: one job at a time, its offset committed only once the job's final event
+        # is stored and published, inside the restart-with-backoff loop that /health reports.
+        producer = EventProducer(self._bootstrap)
         consumer = AIOKafkaConsumer(
             topics.JOBS_REQUESTS,
             bootstrap_servers=self._bootstrap,
@@ -205,7 +210,7 @@ class JobRunner:
             self._producer = producer
             self.running = True
             async for record in consumer:
-                await self._handle(record.value or b"")
+                await self._handle(record)
                 await consumer.commit()
         finally:
             self.running = False
@@ -214,17 +219,22 @@ class JobRunner:
                 with contextlib.suppress(Exception):
                     await part.stop()
 
-    async def _handle(self, raw: bytes) -> None:
+    async def _handle(self, record: ConsumerRecord[bytes, bytes]) -> None:
         try:
-            request = JobRequest.model_validate_json(raw)
-        except ValidationError as exc:
-            log.warning("invalid job request skipped", extra={"error": str(exc)[:300]})
+            request = JobRequest.model_validate_json(record.value or b"")
+        except (ValidationError, ValueError) as exc:
+            await self._dead_letter(record, f"{type(exc).__name__}: {exc}")
             return
         handler = self._handlers.get(request.kind)
+        if handler is None:
+            known = ", ".join(sorted(self._handlers))
+            await self._dead_letter(record, f"unknown job kind {request.kind!r} (known: {known})")
+            return
         previous = self._store.get(request.job_id)
         self._store.dequeue(request.job_id)
-        if handler is None or (previous is not None and previous.status in FINAL):
+        if previous is not None and previous.status in FINAL:
             return
+        tracecontext.use(tracecontext.from_headers(record.headers))  # job events continue it
 
         async def progress(fraction: float, message: str) -> None:
             event = self._event(request, JobStatus.RUNNING, fraction, message)
@@ -286,10 +296,19 @@ class JobRunner:
             with contextlib.suppress(Exception):
                 await self._send(failed)
 
-    async def _send(self, event: JobEvent) -> None:
+    async def _send(self, event: Event) -> None:
+        """Publish ``event`` and wait for the broker's acknowledgement."""
         if self._producer is None:
             raise RuntimeError("job runner not started")
-        await self._producer.send_and_wait(topics.JOBS_EVENTS, event.to_bytes(), key=event.key)
+        await self._producer.publish([event])
+
+    async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], reason: str) -> None:
+        """Send a request the runner cannot run to ``dlq.v1`` (before its offset is committed)."""
+        await self._send(dead_letter(record, self._group_id, reason))
+        DEAD_LETTERS.labels(record.topic).inc()
+        log.warning(
+            "job request dead-lettered", extra={"offset": record.offset, "error": reason[:300]}
+        )
 
     @staticmethod
     def _event(

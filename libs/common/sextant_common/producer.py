@@ -1,0 +1,227 @@
+"""The producer every service publishes with.
+
+Each event goes to its declared channel (``type(event).TOPIC``, checked against
+:data:`sextant_common.channels.BY_TOPIC`: publishing to an undeclared topic or the wrong model
+raises :class:`UndeclaredTopic`), keyed by its ``key`` and partitioned like Kafka's default
+partitioner (murmur2 of the key), so batched and single publishes of one key land in one
+partition and stay in order. Every record carries the headers the AsyncAPI document declares:
+
+* ``sextant.event_type``: the event model's name (``Bar``);
+* ``sextant.schema_version``: the topic's version (``1`` for ``md.bars.v1``; a model's wire
+  shape changes only with a new topic version, see ``channels.lock.json``);
+* ``traceparent``: W3C trace context (:mod:`sextant_common.tracecontext`).
+
+A dead letter's record instead carries its original key and headers followed by
+``sextant.dlq.*`` (:meth:`~sextant_common.events.DeadLetter.record_headers`), so it can be
+re-published unchanged (:meth:`EventProducer.send_record`).
+
+Raw aiokafka rather than a FastStream publisher: :meth:`EventProducer.publish_stream` builds one
+record batch per partition and bounds the batches awaiting acknowledgement, and FastStream's
+publisher adds its own ``correlation_id`` and ``content-type`` headers to every record, outside
+the declared contract.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterable, Iterable, Sequence
+from types import TracebackType
+from typing import Final
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import murmur2
+from aiokafka.producer.message_accumulator import BatchBuilder
+from aiokafka.structs import RecordMetadata
+from prometheus_client import Counter
+
+from sextant_common import tracecontext
+from sextant_common.channels import BY_TOPIC
+from sextant_common.events import DeadLetter, Event
+
+EVENT_TYPE_HEADER: Final = "sextant.event_type"
+SCHEMA_VERSION_HEADER: Final = "sextant.schema_version"
+
+MAX_BATCH_BYTES: Final = 1_048_576
+"""Largest record batch (bytes); aiokafka's 16 KB default overflows on stream publishes."""
+BATCH_RECORDS: Final = 1_000
+"""Records per batch in :meth:`EventProducer.publish_stream` (~300 KB of bars)."""
+IN_FLIGHT_BATCHES: Final = 16
+"""Unacknowledged batches allowed before waiting: bounds memory, keeps the pipe full."""
+
+RECORDS_PUBLISHED = Counter(
+    "sextant_bus_records_published_total", "Records sent to the bus (acknowledged)", ["topic"]
+)
+
+Ack = asyncio.Future[RecordMetadata]
+
+
+class UndeclaredTopic(ValueError):
+    """A record for a topic that :mod:`sextant_common.channels` does not declare (or for a
+    declared topic with another event model)."""
+
+
+def partition_for(key: bytes, partitions: int) -> int:
+    """The partition Kafka's default partitioner assigns to ``key`` among ``partitions``."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+def schema_version(topic: str) -> str:
+    """The version number of a versioned topic name (``"1"`` for ``md.bars.v1``)."""
+    return topic.rsplit(".v", 1)[1]
+
+
+def checked_topic(event: Event) -> str:
+    """``event``'s topic after checking it is declared for ``event``'s model."""
+    channel = BY_TOPIC.get(event.TOPIC)
+    if channel is None or not isinstance(event, channel.model):
+        raise UndeclaredTopic(
+            f"{type(event).__name__} names topic {event.TOPIC!r}, which is not declared for it "
+            "in sextant_common.channels"
+        )
+    return channel.topic
+
+
+def event_headers(event: Event, traceparent: bytes) -> list[tuple[str, bytes]]:
+    """The record headers of ``event`` (see the module docstring)."""
+    if isinstance(event, DeadLetter):
+        return event.record_headers()
+    return [
+        (EVENT_TYPE_HEADER, type(event).__name__.encode()),
+        (SCHEMA_VERSION_HEADER, schema_version(event.TOPIC).encode()),
+        (tracecontext.HEADER, traceparent),
+    ]
+
+
+class EventProducer:
+    """Publishes events on their declared channels. Use as ``async with``."""
+
+    def __init__(self, bootstrap: str, *, linger_ms: int = 5) -> None:
+        self._bootstrap = bootstrap
+        self._linger_ms = linger_ms
+        self._producer: AIOKafkaProducer | None = None
+        self._partitions: dict[str, int] = {}
+
+    async def start(self) -> None:
+        """Connect (the topics must exist: :func:`sextant_common.bus.ensure_topics`)."""
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self._bootstrap,
+            max_batch_size=MAX_BATCH_BYTES,
+            linger_ms=self._linger_ms,
+            acks="all",
+        )
+        await producer.start()
+        self._producer = producer
+
+    async def stop(self) -> None:
+        """Send what is buffered and disconnect."""
+        if self._producer is not None:
+            producer, self._producer = self._producer, None
+            await producer.stop()
+
+    async def __aenter__(self) -> EventProducer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    def _client(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            raise RuntimeError("EventProducer is not started (use `async with` or start())")
+        return self._producer
+
+    async def send(self, event: Event, *, traceparent: bytes | None = None) -> Ack:
+        """Queue one event; the returned future resolves when the broker acknowledged it."""
+        topic = checked_topic(event)
+        headers = event_headers(event, traceparent or tracecontext.child())
+        ack: Ack = await self._client().send(
+            topic, event.to_bytes(), key=event.key, headers=headers
+        )
+        ack.add_done_callback(lambda done: _count(done, topic, 1))
+        return ack
+
+    async def send_record(
+        self, topic: str, value: bytes, *, key: bytes | None, headers: Sequence[tuple[str, bytes]]
+    ) -> Ack:
+        """Queue a record unchanged (a replayed dead letter) on the declared ``topic``."""
+        if topic not in BY_TOPIC:
+            raise UndeclaredTopic(f"topic {topic!r} is not declared in sextant_common.channels")
+        ack: Ack = await self._client().send(topic, value, key=key, headers=list(headers))
+        ack.add_done_callback(lambda done: _count(done, topic, 1))
+        return ack
+
+    async def publish(self, events: Iterable[Event]) -> int:
+        """Send every event and wait for all acknowledgements; return how many."""
+        traceparent = tracecontext.child()
+        acks = [await self.send(event, traceparent=traceparent) for event in events]
+        await asyncio.gather(*acks)
+        return len(acks)
+
+    async def publish_stream(self, events: AsyncIterable[Event] | Iterable[Event]) -> int:
+        """Publish ``events`` as fast as the broker takes them, one batch per partition at a
+        time; return the count once the broker acknowledged every record."""
+        producer = self._client()
+        traceparent = tracecontext.child()
+        open_batches: dict[tuple[str, int], tuple[BatchBuilder, int]] = {}
+        in_flight: list[Ack] = []
+        count = 0
+
+        async def ship(slot: tuple[str, int], batch: BatchBuilder, records: int) -> None:
+            ack: Ack = await producer.send_batch(batch, slot[0], partition=slot[1])
+            ack.add_done_callback(lambda done: _count(done, slot[0], records))
+            in_flight.append(ack)
+            if len(in_flight) >= IN_FLIGHT_BATCHES:
+                await asyncio.gather(*in_flight)
+                in_flight.clear()
+
+        async for event in _aiter(events):
+            topic = checked_topic(event)
+            key = event.key
+            slot = (topic, 0 if key is None else partition_for(key, await self._count_of(topic)))
+            value, headers = event.to_bytes(), event_headers(event, traceparent)
+            batch, records = (
+                open_batches.pop(slot) if slot in open_batches else (producer.create_batch(), 0)
+            )
+            if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
+                await ship(slot, batch, records)  # full: ship it, start another
+                batch, records = producer.create_batch(), 0
+                if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
+                    raise ValueError(f"a {type(event).__name__} record exceeds {MAX_BATCH_BYTES} B")
+            records += 1
+            count += 1
+            if records >= BATCH_RECORDS:
+                await ship(slot, batch, records)
+            else:
+                open_batches[slot] = (batch, records)
+        for slot, (batch, records) in open_batches.items():
+            await ship(slot, batch, records)
+        await asyncio.gather(*in_flight)
+        return count
+
+    async def _count_of(self, topic: str) -> int:
+        """Partitions of ``topic`` (asked once per topic)."""
+        if topic not in self._partitions:
+            partitions = await self._client().partitions_for(topic)
+            if not partitions:
+                raise UndeclaredTopic(f"topic {topic!r} does not exist on the broker")
+            self._partitions[topic] = len(partitions)
+        return self._partitions[topic]
+
+
+def _count(done: Ack, topic: str, records: int) -> None:
+    if not done.cancelled() and done.exception() is None:
+        RECORDS_PUBLISHED.labels(topic).inc(records)
+
+
+async def _aiter(events: AsyncIterable[Event] | Iterable[Event]) -> AsyncIterable[Event]:
+    if isinstance(events, AsyncIterable):
+        async for event in events:
+            yield event
+    else:
+        for event in events:
+            yield event

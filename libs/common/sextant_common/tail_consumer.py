@@ -1,0 +1,88 @@
+"""The broadcast tail consumer: no consumer group, every replica sees every message, from the
+live end.
+
+For fan-out (the gateway's WebSocket feed): each replica reads every partition of its topics,
+starting at the end when it starts (what was published before is not its business; the lake
+keeps it), and commits nothing. Its handler gets each fetch's records, partition order kept,
+and returns the ones it refuses with the reason; those go to ``dlq.v1`` (with topic, partition,
+offset, raw bytes, key and headers) under the consumer's ``name``. A handler refuses only records
+of topics no durable consumer keeps: with several replicas each sends the same dead letter, and
+the DLQ store keeps one per (topic, partition, offset, consumer).
+
+Raw aiokafka rather than a FastStream subscriber: the handler needs each fetch as one batch with
+a 5 ms fetch wait, so it can spread a burst over its clients' queues; the gateway's fan-out
+latency (``bench/ws_fanout.py``) was measured on this loop.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+from aiokafka import AIOKafkaConsumer
+
+from sextant_common.durable_consumer import DEAD_LETTERS, Record, dead_letter
+from sextant_common.producer import EventProducer
+
+log = logging.getLogger(__name__)
+
+Refusals = Sequence[tuple[Record, str]]
+Handler = Callable[[list[Record]], Awaitable[Refusals]]
+"""Handles one fetch's records; returns the records to dead-letter, each with its reason."""
+
+
+class TailConsumer:
+    """Reads ``topics`` from their live end on every replica and hands each fetch to ``handle``."""
+
+    def __init__(
+        self,
+        *,
+        bootstrap: str,
+        topics: Sequence[str],
+        name: str,
+        handle: Handler,
+        fetch_max_wait_ms: int = 5,
+        max_records: int = 5_000,
+    ) -> None:
+        self._bootstrap = bootstrap
+        self._topics = list(topics)
+        self._name = name
+        self._handle = handle
+        self._fetch_max_wait_ms = fetch_max_wait_ms
+        self._max_records = max_records
+        self.running = False
+
+    async def run(self) -> None:
+        """Consume until cancelled."""
+        consumer = AIOKafkaConsumer(
+            *self._topics,
+            bootstrap_servers=self._bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="latest",
+            fetch_max_wait_ms=self._fetch_max_wait_ms,  # latency over batching
+        )
+        async with EventProducer(self._bootstrap) as producer:
+            await consumer.start()
+            self.running = True
+            try:
+                while True:
+                    fetched = await consumer.getmany(timeout_ms=500, max_records=self._max_records)
+                    records = [record for batch in fetched.values() for record in batch]
+                    if records:
+                        refused = await self._handle(records)
+                        if refused:
+                            await self._dead_letter(producer, refused)
+            finally:
+                self.running = False
+                await consumer.stop()
+
+    async def _dead_letter(self, producer: EventProducer, refused: Refusals) -> None:
+        letters = [dead_letter(record, self._name, reason) for record, reason in refused]
+        await producer.publish(letters)
+        for letter in letters:
+            DEAD_LETTERS.labels(letter.topic).inc()
+            log.warning(
+                "dead-lettered record",
+                extra={"topic": letter.topic, "offset": letter.offset, "error": letter.error[:300]},
+            )
