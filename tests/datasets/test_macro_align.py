@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from sextant_common.events import MacroObservation
-from sextant_ingest.macro_align import align
+from sextant_datasets.facts.align import align, align_rows
 from sextant_ingest.providers.fred import FredSeriesObservationsFetcher
 from sextant_ingest.providers.imf import ImfCompactDataFetcher
 from sextant_ingest.providers.worldbank import WorldBankIndicatorFetcher
@@ -161,6 +161,131 @@ def test_provider_fixtures_align_together() -> None:
     assert frame.loc["2020-12-31", "WB:USA:NY.GDP.MKTP.CD"] == pytest.approx(21354105000000)
 
 
+def _world_bank(indicator: str, *dated: tuple[str, float]) -> list[MacroObservation]:
+    fetcher = WorldBankIndicatorFetcher()
+    query = fetcher.transform_query({"indicator": indicator, "countries": ["USA"]})
+    rows = [
+        {
+            "indicator": {"id": indicator},
+            "country": {"id": "US"},
+            "countryiso3code": "USA",
+            "date": day,
+            "value": value,
+        }
+        for day, value in dated
+    ]
+    page = [{"page": 1, "pages": 1, "lastupdated": "2024-06-01"}, rows]
+    return list(fetcher.transform_data(query, [page]).records)
+
+
+def _imf(frequency: str, *dated: tuple[str, float]) -> list[MacroObservation]:
+    fetcher = ImfCompactDataFetcher()
+    query = fetcher.transform_query({"indicator": "X"})
+    series = {
+        "@FREQ": frequency,
+        "@REF_AREA": "US",
+        "@INDICATOR": "X",
+        "Obs": [{"@TIME_PERIOD": day, "@OBS_VALUE": str(value)} for day, value in dated],
+    }
+    payload = {"CompactData": {"DataSet": {"Series": series}}}
+    return list(fetcher.transform_data(query, {"fetched_at": KNOWN, "payload": payload}).records)
+
+
+def _fred(series_id: str, frequency: str, *dated: tuple[str, float]) -> list[MacroObservation]:
+    fetcher = FredSeriesObservationsFetcher()
+    query = fetcher.transform_query({"series_id": series_id})
+    rows = [{"date": day, "realtime_start": "2024-06-01", "value": str(v)} for day, v in dated]
+    raw = {"series": {"frequency_short": frequency}, "pages": [{"observations": rows}]}
+    return list(fetcher.transform_data(query, raw).records)
+
+
+def test_world_bank_and_imf_periods_of_each_frequency_land_in_fred_s_periods() -> None:
+    """Provider output (period = start of period) for World Bank ``2023``/``2023Q2``/
+    ``2023M05`` and IMF SDMX ``2023``/``2023-Q2``/``2023-05``, next to FRED monthly, quarterly,
+    weekly (dated by the week's last day) and daily series."""
+    observations = [
+        *_world_bank("WB.A", ("2023", 100.0)),
+        *_world_bank("WB.Q", ("2023Q2", 20.0)),
+        *_world_bank("WB.M", ("2023M05", 5.0)),
+        *_imf("A", ("2023", 1000.0)),
+        *_imf("Q", ("2023-Q2", 2.0)),
+        *_imf("M", ("2023-05", 0.5)),
+        *_fred("CPI", "M", ("2023-05-01", 305.0), ("2023-06-01", 306.0)),
+        *_fred("GDP", "Q", ("2023-04-01", 22.0)),
+        # weeks ending Saturday; the one ending 2023-07-01 (June 25 - July 1) is July's
+        *_fred("ICSA", "W", ("2023-06-24", 7.0), ("2023-07-01", 8.0)),
+        *_fred("DGS10", "D", ("2023-06-30", 3.8), ("2023-06-29", 3.9)),
+    ]
+    assert {o.frequency for o in observations} == {"A", "Q", "M", "W", "D"}
+
+    monthly = align(observations, "M", "ffill").loc["2023-04-30":"2023-07-31"]
+    assert monthly.index.strftime("%Y-%m-%d").tolist() == [
+        "2023-04-30",
+        "2023-05-31",
+        "2023-06-30",
+        "2023-07-31",
+    ]
+    nan = math.nan
+    expected = {
+        "WB:USA:WB.A": [100.0] * 4,
+        "WB:USA:WB.Q": [20.0, 20.0, 20.0, nan],
+        "WB:USA:WB.M": [nan, 5.0, nan, nan],
+        "IMF:IFS:A.US.X": [1000.0] * 4,
+        "IMF:IFS:Q.US.X": [2.0, 2.0, 2.0, nan],
+        "IMF:IFS:M.US.X": [nan, 0.5, nan, nan],
+        "FRED:CPI": [nan, 305.0, 306.0, nan],
+        "FRED:GDP": [22.0, 22.0, 22.0, nan],
+        "FRED:ICSA": [nan, nan, 7.0, 8.0],
+        "FRED:DGS10": [nan, nan, 3.8, nan],
+    }
+    for series_id, values in expected.items():
+        assert monthly[series_id].tolist() == pytest.approx(values, nan_ok=True), series_id
+
+    quarterly = align(observations, "Q", "mean").loc["2023-06-30"]
+    assert quarterly["WB:USA:WB.M"] == 5.0 and quarterly["IMF:IFS:M.US.X"] == 0.5
+    assert quarterly["WB:USA:WB.Q"] == 20.0 and quarterly["IMF:IFS:Q.US.X"] == 2.0
+    assert quarterly["FRED:CPI"] == pytest.approx(305.5)
+    assert quarterly["FRED:DGS10"] == pytest.approx(3.85)
+    assert math.isnan(quarterly["WB:USA:WB.A"])  # placed at 2023-12-31 without ffill
+    annual = align(observations, "A", "last").loc["2023-12-31"]
+    assert annual["WB:USA:WB.A"] == 100.0 and annual["IMF:IFS:A.US.X"] == 1000.0
+    assert annual["FRED:ICSA"] == 8.0 and annual["FRED:DGS10"] == 3.8
+
+
+def test_a_series_stored_at_two_frequencies_takes_the_one_learned_last() -> None:
+    """2023 annual and 2023 H2 end on the same day: the value learned later is the latest."""
+    both = [
+        obs("X", utc(2023, 7, 1), "SA", 2.0, known=utc(2024, 2, 1)),
+        obs("X", utc(2023, 1, 1), "A", 1.0, known=utc(2024, 3, 1)),
+    ]
+    for ordered in (both, both[::-1]):
+        assert align(ordered, "A").loc["2023-12-31", "X"] == 1.0
+    assert align(both, "A", as_of=utc(2024, 2, 15)).loc["2023-12-31", "X"] == 2.0
+
+
+def test_periods_before_1677_and_a_long_daily_series() -> None:
+    """Old annual series (FRED keeps some from the 1200s) and ~60 years of days."""
+    old = [obs("UK:CPI", utc(1209, 1, 1), "A", 1.0), obs("UK:CPI", utc(1210, 1, 1), "A", 2.0)]
+    frame = align(old, "A")
+    assert frame.index[0].year == 1209 and frame["UK:CPI"].tolist() == [1.0, 2.0]
+
+    days = pd.date_range("1962-01-02", "2023-12-29", freq="B", tz="UTC")
+    rows = pd.DataFrame(
+        {
+            "series_id": "FRED:DGS10",
+            "period": days,
+            "frequency": "D",
+            "value": range(len(days)),
+            "ts_known": pd.Timestamp("2024-01-01", tz="UTC"),
+            "revision": 0,
+        }
+    )
+    monthly = align_rows(rows, "M", "mean")
+    assert len(monthly) == 62 * 12
+    december = [i for i, day in enumerate(days) if day.year == 2023 and day.month == 12]
+    assert monthly["FRED:DGS10"].iloc[-1] == pytest.approx(sum(december) / len(december))
+
+
 def test_bad_arguments_say_what_to_do() -> None:
     with pytest.raises(ValueError, match="target_frequency"):
         align(MIXED, "W")  # type: ignore[arg-type]
@@ -170,5 +295,7 @@ def test_bad_arguments_say_what_to_do() -> None:
         align(MIXED, "M", as_of=datetime(2024, 1, 1))
     with pytest.raises(ValueError, match="frequency 'X'"):
         align([obs("S", utc(2024, 1, 1), "X", 1.0)], "M")
+    with pytest.raises(ValueError, match="columns"):
+        align_rows(pd.DataFrame({"series_id": ["S"]}), "M")
     empty = align([], "Q")
     assert empty.empty and isinstance(empty.index, pd.DatetimeIndex)
