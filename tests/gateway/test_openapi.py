@@ -108,6 +108,7 @@ SEMANTIC_422 = (
     # end >= start (a pair of fields), on every operation taking a range:
     "get_api_v1_bars",
     "get_api_v1_datasets_macro",
+    "get_api_v1_datasets_macro_aligned",
     "get_api_v1_datasets_news",
     "get_api_v1_datasets_signals",
     "get_api_v1_datasets_storage_gaps",
