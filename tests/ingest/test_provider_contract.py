@@ -20,18 +20,20 @@ from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
 
 from sextant_common import topics
-from sextant_common.bus import build_broker, ensure_topics
 from sextant_common.events import AssetClass, Bar, Interval
+from sextant_common.instruments import Instrument
 from sextant_ingest.api.routes import fetch
+from sextant_ingest.app import build_app
 from sextant_ingest.backfill import load_universe
 from sextant_ingest.backfill.cli import backfill, build_parser
-from sextant_ingest.fetching import FetchSettings, ProviderRegistry, UnifiedFetcher
+from sextant_ingest.fetching import FetchSettings, UnifiedFetcher
+from sextant_ingest.market.universe import default_instruments
+from sextant_ingest.providers import polygon
 from sextant_ingest.providers.base import BarQuery
 from sextant_ingest.providers.simulated import SimulatedProvider
-from sextant_ingest.publisher import BarPublisher
 from sextant_ingest.settings import IngestSettings
-from sextant_ingest.worker import IngestWorker
 from tests.ingest import contract_provider as tick
+from tests.ingest.provider_fixtures import RESOURCES
 
 ISOLATED: dict[str, Any] = {
     "routes": {},
@@ -59,6 +61,16 @@ async def read_bars(bootstrap: str, expected: int) -> list[Bar]:
     return bars
 
 
+async def backfill_status(client: httpx.AsyncClient, timeout_s: float = 30.0) -> Any:
+    """The ingest service's ``/status`` once its worker finished the backfill."""
+    for _ in range(int(timeout_s / 0.1)):
+        status = (await client.get("/status")).json()
+        if status["backfill_done"]:
+            return status
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no backfill within {timeout_s} s: {status}")
+
+
 @pytest.mark.integration
 async def test_a_provider_module_written_once_serves_the_fetcher_the_worker_and_the_backfill(
     kafka_bootstrap: str, tmp_path: Path
@@ -75,39 +87,33 @@ async def test_a_provider_module_written_once_serves_the_fetcher_the_worker_and_
     )
     universe = tmp_path / "universe.csv"
     universe.write_text(f"ticker,name\nAAPL,Apple\n{tick.UNKNOWN},Nobody\n")
+    app = build_app(settings)  # the ingest service: one registry for its fetch API and worker
+    transport = httpx.ASGITransport(app=app)
     with respx.mock(assert_all_called=True) as network:
         api = network.route(host="api.tick.test").mock(side_effect=tick.edge)
-        registry = ProviderRegistry.load(settings.provider_modules())
-        async with UnifiedFetcher(settings, registry=registry) as fetcher:
-            # The fetcher: asked by name, and routed (no route: any provider of the kind).
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=transport, base_url="http://ingest") as client,
+        ):
+            # The fetcher (POST /v1/fetch): asked by name, and routed (no route: any provider).
             params = {"instrument_id": "AAPL", "start": "2024-01-02", "end": "2024-01-06"}
-            named = await fetcher.fetch("bars", params, provider="tick")
-            routed = await fetcher.fetch("bars", params, asset_class="equity")
-            assert (named.provider, named.dataset, routed.provider) == ("tick", "daily", "tick")
-            assert [b.ts_event.date().day for b in named.records] == [2, 3, 4, 5]
-            assert {b.source for b in named.records} == {"tick"}
+            request = {"kind": "bars", "params": params, "publish": False}
+            named = (await client.post("/v1/fetch", json={**request, "provider": "tick"})).json()
+            routed = await client.post("/v1/fetch", json={**request, "asset_class": "equity"})
+            assert (named["provider"], named["dataset"]) == ("tick", "daily")
+            assert routed.json()["provider"] == "tick"
+            assert [r["ts_event"][:10] for r in named["records"]] == [
+                f"2024-01-0{day}" for day in (2, 3, 4, 5)
+            ]
+            assert {r["source"] for r in named["records"]} == {"tick"}
+            listing = {p["name"]: p for p in (await client.get("/v1/providers")).json()}
+            assert listing["tick"]["available"] and listing["tick"]["datasets"] == ["daily"]
 
-            # The worker: its history provider is the same module, through the same fetcher.
-            provider = fetcher.bar_provider("tick")
-            instruments = provider.instruments()
-            assert instruments and {i.asset_class for i in instruments} == {AssetClass.EQUITY}
-            assert not provider.has_live
-            partitions = (await ensure_topics(settings))[topics.MD_BARS]
-            broker = build_broker(settings, description="provider contract test")
-            await broker.start()
-            try:
-                worker = IngestWorker(
-                    BarPublisher(broker, partitions),
-                    [provider],
-                    history_days=settings.ingest_history_days,
-                    live_provider=None,
-                    live_interval=Interval.S5,
-                )
-                await worker.run()
-            finally:
-                await broker.stop()
-        from_worker = worker.status.backfilled["tick"]
-        assert from_worker >= 4 * len(instruments)  # a week holds at least 4 weekdays
+            # The worker: SEXTANT_INGEST_PROVIDERS=["tick"] backfills the same module's history.
+            status = await backfill_status(client)
+        equities = [i for i in default_instruments() if i.asset_class is AssetClass.EQUITY]
+        from_worker = status["backfilled"]["tick"]
+        assert from_worker >= 4 * len(equities)  # the week before today holds >= 4 weekdays
 
         # The backfill: `sextant backfill --provider tick`, one key per ticker.
         args = build_parser().parse_args(
@@ -184,3 +190,30 @@ async def test_the_offline_providers_are_modules_the_fetch_api_serves_by_name_on
             provider="shipped", params={"instrument_id": "SPX", "interval": "5m", **week}
         )
         assert intraday.status_code == 422 and "interval" in intraday.text
+
+
+async def test_polygon_with_a_key_is_a_bar_source_for_the_worker_and_the_backfill(
+    tmp_path: Path,
+) -> None:
+    settings = FetchSettings(
+        data_dir=tmp_path,
+        fetch_providers=["polygon", "fred"],
+        credentials={polygon.API_KEY_VARIABLE: "pk-5ecret"},
+        **ISOLATED,
+    )
+    url = f"{polygon.PROVIDER.base_url}/v2/aggs/ticker/AAPL/range/1/day/2024-01-02/2024-01-05"
+    body = (RESOURCES / "polygon" / "aggs_aapl_day.json").read_bytes()
+    aapl = Instrument(
+        instrument_id="AAPL", asset_class=AssetClass.EQUITY, name="Apple", calendar="XNYS"
+    )
+    with respx.mock() as network:
+        route = network.get(url).mock(return_value=httpx.Response(200, content=body))
+        async with UnifiedFetcher(settings) as fetcher:
+            source = fetcher.bar_provider("polygon", universe=[aapl])
+            start, end = (datetime(2024, 1, day, tzinfo=UTC) for day in (2, 6))
+            bars = [bar async for bar in source.history(BarQuery(Interval.D1, start, end))]
+            with pytest.raises(ValueError, match=r"'fred' has no bars .*\['polygon'\]"):
+                fetcher.bar_provider("fred")
+    assert [b.ts_event.date().day for b in bars] == [2, 3, 4, 5]
+    assert {(b.instrument_id, b.source) for b in bars} == {("AAPL", "polygon")}
+    assert route.calls.last.request.headers["Authorization"] == "Bearer pk-5ecret"

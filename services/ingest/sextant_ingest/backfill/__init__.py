@@ -7,8 +7,9 @@ datasets service stores bars idempotently on their natural key, so the symbol th
 flight when the run died is simply published again, never stored twice.
 
 Modules: :mod:`.universe` (which symbols), :mod:`.checkpoint` (what is done),
-:mod:`.progress` (the stderr progress line), :mod:`.sources` (where bars come from: the
-simulated market or the unified fetcher), :mod:`.runner` (the loop) and :mod:`.cli`.
+:mod:`.progress` (the stderr progress line), :mod:`.sources` (where bars come from: any
+provider of the registry with bars, or the routed unified fetcher), :mod:`.runner` (the loop)
+and :mod:`.cli`.
 
 Shipped universe ``sextant_ingest/resources/universe_us_top500.csv``: the 500 S&P 500
 constituents as of 2024-12-31 (one share class per company: GOOG, FOX and NWS left out),

@@ -34,6 +34,7 @@ from pydantic import SecretStr
 from sextant_common.events import AssetClass
 from sextant_ingest.providers.base import BarProvider
 from sextant_ingest.providers.fetcher import DataKind, Fetcher, ProviderInfo
+from sextant_ingest.providers.history import DATASET as HISTORY_DATASET
 from sextant_ingest.providers.history import HistoryFetcher
 
 log = logging.getLogger(__name__)
@@ -186,7 +187,7 @@ class ProviderRegistry:
         if bars is not None:
             if bars.name != info.name:
                 raise ValueError(f"{bars.__name__}.name is {bars.name!r}, not {info.name!r}")
-            if not any(f.kind == DataKind.BARS and f.dataset == "bars" for f in fetchers):
+            if not any(f.kind == DataKind.BARS and f.dataset == HISTORY_DATASET for f in fetchers):
                 fetchers = [*fetchers, HistoryFetcher.of(info, bars)]
         instances: list[AnyFetcher] = []
         for fetcher_cls in fetchers:
