@@ -24,11 +24,11 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sextant_common import topics
 from sextant_common.broker_launcher import start_broker
-from sextant_common.bus import build_broker, ensure_topics
+from sextant_common.bus import ensure_topics
 from sextant_common.devstack import start_services, stop_services
 from sextant_common.events import Interval
+from sextant_common.producer import EventProducer
 from sextant_common.settings import CommonSettings
 from sextant_ingest.backfill import Checkpoint, load_universe, run_backfill
 from sextant_ingest.backfill.encode import encode_page
@@ -55,15 +55,10 @@ async def generation_only(provider: SimulatedProvider, tickers: list[str]) -> tu
 
 
 async def backfill(bootstrap: str, provider: SimulatedProvider, tickers: list[str], ck: Path):
-    settings = CommonSettings(kafka_bootstrap=bootstrap)
-    partitions = (await ensure_topics(settings))[topics.MD_BARS]
-    broker = build_broker(settings)
-    await broker.start()
-    try:
-        source = SimulatedSource(provider, broker, partitions, START, END)
+    await ensure_topics(CommonSettings(kafka_bootstrap=bootstrap))
+    async with EventProducer(bootstrap) as producer:
+        source = SimulatedSource(provider, producer, START, END)
         return await run_backfill(tickers, source, Checkpoint(ck, "bench"), concurrency=4)
-    finally:
-        await broker.stop()
 
 
 def written(metrics_url: str) -> float:

@@ -22,9 +22,10 @@ from aiokafka import AIOKafkaProducer
 
 from sextant_common import topics
 from sextant_common.broker_launcher import free_port
-from sextant_common.bus import build_broker, ensure_topics
+from sextant_common.bus import ensure_topics
 from sextant_common.devstack import ServiceSpec, start_services, stop_services
 from sextant_common.events import AssetClass, Bar, Interval
+from sextant_common.producer import EventProducer
 from sextant_common.settings import CommonSettings
 from sextant_ingest.publisher import BarPublisher
 
@@ -72,19 +73,14 @@ def bar_series(symbols: int, per_symbol: int, *, source: str = "test") -> list[B
 async def publish_bars(bootstrap: str, bars: Iterable[Bar]) -> int:
     """Publish ``bars`` through the ingest service's own publisher; return how many."""
     settings = CommonSettings(kafka_bootstrap=bootstrap)
-    partitions = (await ensure_topics(settings))[topics.MD_BARS]
-    broker = build_broker(settings)
-    publisher = BarPublisher(broker, partitions)
-    await broker.start()
-    try:
+    await ensure_topics(settings)
 
-        async def stream() -> AsyncIterator[Bar]:
-            for bar in bars:
-                yield bar
+    async def stream() -> AsyncIterator[Bar]:
+        for bar in bars:
+            yield bar
 
-        return await publisher.publish_stream(stream())
-    finally:
-        await broker.stop()
+    async with EventProducer(bootstrap) as producer:
+        return await BarPublisher(producer).publish_stream(stream())
 
 
 def wait_for(check: Callable[[], T | None], timeout_s: float, what: str, every: float = 0.2) -> T:

@@ -1,4 +1,6 @@
-"""Connecting to the Kafka-wire bus: broker factory, topic bootstrap and reachability checks.
+"""Connecting to the Kafka-wire bus: topic bootstrap and reachability checks (publishing is
+:mod:`sextant_common.producer`, consuming :mod:`sextant_common.durable_consumer` and
+:mod:`sextant_common.tail_consumer`).
 
 The same code talks to the embedded tansu broker and to a production Kafka cluster; only
 ``SEXTANT_KAFKA_BOOTSTRAP`` changes.
@@ -12,30 +14,15 @@ import logging
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
-from faststream.kafka import KafkaBroker
 
 from sextant_common.channels import CHANNELS, TOPICS
 from sextant_common.settings import CommonSettings
 
 log = logging.getLogger(__name__)
 
-MAX_BATCH_BYTES = 1_048_576
-"""Producer batch size; the aiokafka default (16 KB) overflows on batch publishes."""
-
 
 class BrokerUnreachable(RuntimeError):
     """The Kafka bootstrap address did not answer."""
-
-
-def build_broker(settings: CommonSettings, *, description: str = "") -> KafkaBroker:
-    """Build the FastStream Kafka broker for ``settings`` (not yet connected)."""
-    return KafkaBroker(
-        settings.require_bootstrap(),
-        max_batch_size=MAX_BATCH_BYTES,
-        linger_ms=5,
-        description=description or None,
-        logger=logging.getLogger("faststream"),
-    )
 
 
 async def ensure_topics(settings: CommonSettings) -> dict[str, int]:

@@ -165,43 +165,34 @@ class EventProducer:
     async def publish_stream(self, events: AsyncIterable[Event] | Iterable[Event]) -> int:
         """Publish ``events`` as fast as the broker takes them, one batch per partition at a
         time; return the count once the broker acknowledged every record."""
-        producer = self._client()
+        batches = _Batches(self._client())
         traceparent = tracecontext.child()
-        open_batches: dict[tuple[str, int], tuple[BatchBuilder, int]] = {}
-        in_flight: list[Ack] = []
-        count = 0
-
-        async def ship(slot: tuple[str, int], batch: BatchBuilder, records: int) -> None:
-            ack: Ack = await producer.send_batch(batch, slot[0], partition=slot[1])
-            ack.add_done_callback(lambda done: _count(done, slot[0], records))
-            in_flight.append(ack)
-            if len(in_flight) >= IN_FLIGHT_BATCHES:
-                await asyncio.gather(*in_flight)
-                in_flight.clear()
-
         async for event in _aiter(events):
             topic = checked_topic(event)
             key = event.key
-            slot = (topic, 0 if key is None else partition_for(key, await self._count_of(topic)))
-            value, headers = event.to_bytes(), event_headers(event, traceparent)
-            batch, records = (
-                open_batches.pop(slot) if slot in open_batches else (producer.create_batch(), 0)
-            )
-            if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
-                await ship(slot, batch, records)  # full: ship it, start another
-                batch, records = producer.create_batch(), 0
-                if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
-                    raise ValueError(f"a {type(event).__name__} record exceeds {MAX_BATCH_BYTES} B")
-            records += 1
-            count += 1
-            if records >= BATCH_RECORDS:
-                await ship(slot, batch, records)
-            else:
-                open_batches[slot] = (batch, records)
-        for slot, (batch, records) in open_batches.items():
-            await ship(slot, batch, records)
-        await asyncio.gather(*in_flight)
-        return count
+            partition = 0 if key is None else partition_for(key, await self._count_of(topic))
+            headers = event_headers(event, traceparent)
+            await batches.add(topic, partition, key, event.to_bytes(), headers)
+        return await batches.close()
+
+    async def publish_encoded(self, model: type[Event], key: bytes, values: Iterable[bytes]) -> int:
+        """Publish ``values``, already the wire bytes of ``model`` events (byte for byte what
+        ``to_bytes`` gives: the caller vouches for them), all with ``key``; return the count once
+        the broker acknowledged every record. For bulk paths that encode without building
+        events (the simulated backfill)."""
+        topic = model.TOPIC
+        if topic not in BY_TOPIC or BY_TOPIC[topic].model is not model:
+            raise UndeclaredTopic(f"{model.__name__} is not the declared model of {topic!r}")
+        batches = _Batches(self._client())
+        partition = partition_for(key, await self._count_of(topic))
+        headers = [
+            (EVENT_TYPE_HEADER, model.__name__.encode()),
+            (SCHEMA_VERSION_HEADER, schema_version(topic).encode()),
+            (tracecontext.HEADER, tracecontext.child()),
+        ]
+        for value in values:
+            await batches.add(topic, partition, key, value, headers)
+        return await batches.close()
 
     async def _count_of(self, topic: str) -> int:
         """Partitions of ``topic`` (asked once per topic)."""
@@ -211,6 +202,61 @@ class EventProducer:
                 raise UndeclaredTopic(f"topic {topic!r} does not exist on the broker")
             self._partitions[topic] = len(partitions)
         return self._partitions[topic]
+
+
+class _Batches:
+    """Record batches being filled, one per (topic, partition), shipped when full or at
+    :data:`BATCH_RECORDS`, with at most :data:`IN_FLIGHT_BATCHES` awaiting acknowledgement."""
+
+    def __init__(self, producer: AIOKafkaProducer) -> None:
+        self._producer = producer
+        self._open: dict[tuple[str, int], tuple[BatchBuilder, int]] = {}
+        self._in_flight: list[Ack] = []
+        self.count = 0
+
+    async def add(
+        self,
+        topic: str,
+        partition: int,
+        key: bytes | None,
+        value: bytes,
+        headers: list[tuple[str, bytes]],
+    ) -> None:
+        """Append one record to its partition's batch (shipping the batch when it is done)."""
+        slot = (topic, partition)
+        batch, records = self._open.pop(slot) if slot in self._open else (self._new(), 0)
+        if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
+            await self._ship(slot, batch, records)  # full: ship it, start another
+            batch, records = self._new(), 0
+            if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
+                raise ValueError(f"a record of {topic} exceeds {MAX_BATCH_BYTES} bytes")
+        records += 1
+        self.count += 1
+        if records >= BATCH_RECORDS:
+            await self._ship(slot, batch, records)
+        else:
+            self._open[slot] = (batch, records)
+
+    async def close(self) -> int:
+        """Ship what is open, wait for every acknowledgement; return the records added."""
+        for slot, (batch, records) in self._open.items():
+            await self._ship(slot, batch, records)
+        self._open.clear()
+        await asyncio.gather(*self._in_flight)
+        self._in_flight.clear()
+        return self.count
+
+    def _new(self) -> BatchBuilder:
+        return self._producer.create_batch()
+
+    async def _ship(self, slot: tuple[str, int], batch: BatchBuilder, records: int) -> None:
+        topic, partition = slot
+        ack: Ack = await self._producer.send_batch(batch, topic, partition=partition)
+        ack.add_done_callback(lambda done: _count(done, topic, records))
+        self._in_flight.append(ack)
+        if len(self._in_flight) >= IN_FLIGHT_BATCHES:
+            await asyncio.gather(*self._in_flight)
+            self._in_flight.clear()
 
 
 def _count(done: Ack, topic: str, records: int) -> None:

@@ -1,4 +1,4 @@
-"""Builds the ingest service: the FastStream broker, the worker task and a health/metrics app."""
+"""Builds the ingest service: the bus producer, the worker task and a health/metrics app."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from sextant_common import topics
-from sextant_common.bus import build_broker, ensure_topics
+from sextant_common.bus import ensure_topics
 from sextant_common.content_type import RequireJsonContentType
 from sextant_common.http_errors import install_error_handlers
+from sextant_common.producer import EventProducer
 from sextant_common.telemetry import PublishedOnce, add_health_and_metrics
 from sextant_ingest.api.routes import fetch
 from sextant_ingest.fetching import KafkaEventPublisher, ProviderRegistry, UnifiedFetcher
@@ -95,29 +96,27 @@ async def _run_worker(
     state: dict[str, object],
 ) -> AsyncIterator[None]:
     """Backfill then live bars in a background task for as long as the context is open."""
-    partitions = (await ensure_topics(settings))[topics.MD_BARS]
-    broker = build_broker(settings, description="Sextant ingest: provider bars onto the bus")
-    worker = IngestWorker(
-        BarPublisher(broker, partitions),
-        providers,
-        history_days=settings.ingest_history_days,
-        live_provider=live_provider,
-        live_interval=settings.ingest_live_interval,
-    )
-    state["status"] = worker.status
-    await broker.start()
-    task = asyncio.create_task(worker.run(), name="ingest-worker")
+    await ensure_topics(settings)
+    async with EventProducer(settings.require_bootstrap()) as producer:
+        worker = IngestWorker(
+            BarPublisher(producer),
+            providers,
+            history_days=settings.ingest_history_days,
+            live_provider=live_provider,
+            live_interval=settings.ingest_live_interval,
+        )
+        state["status"] = worker.status
+        task = asyncio.create_task(worker.run(), name="ingest-worker")
 
-    def on_done(done: asyncio.Task[None]) -> None:
-        if not done.cancelled() and done.exception() is not None:
-            state["failed"] = True
-            log.error("ingest worker stopped", exc_info=done.exception())
+        def on_done(done: asyncio.Task[None]) -> None:
+            if not done.cancelled() and done.exception() is not None:
+                state["failed"] = True
+                log.error("ingest worker stopped", exc_info=done.exception())
 
-    task.add_done_callback(on_done)
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await broker.stop()
+        task.add_done_callback(on_done)
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

@@ -26,9 +26,9 @@ from typing import Any
 import httpx
 import orjson
 
-from sextant_common import topics
-from sextant_common.bus import BrokerUnreachable, build_broker, ensure_topics
+from sextant_common.bus import BrokerUnreachable, ensure_topics
 from sextant_common.logging_setup import configure_logging
+from sextant_common.producer import EventProducer
 from sextant_ingest.backfill.checkpoint import Checkpoint
 from sextant_ingest.backfill.progress import Progress
 from sextant_ingest.backfill.runner import BackfillSummary, run_backfill
@@ -167,7 +167,7 @@ async def provider_source(
 ) -> AsyncIterator[BackfillSource]:
     """The bars of provider ``name`` for ``members``, from the registry, open while in use.
 
-    The simulated market is encoded straight from its model's arrays onto a broker
+    The simulated market is encoded straight from its model's arrays onto the bus
     (:class:`SimulatedSource`); any other provider's bars go through the event sink
     (:class:`HistorySource`). ValueError for a provider that is not loaded or has no bars.
     """
@@ -178,13 +178,9 @@ async def provider_source(
         if not status.available:
             raise ValueError(f"provider {status.name!r} is unavailable: {status.reason}")
         if isinstance(provider, SimulatedProvider):
-            partitions = (await ensure_topics(settings))[topics.MD_BARS]
-            broker = build_broker(settings, description="sextant backfill")
-            await broker.start()
-            try:
-                yield SimulatedSource(provider, broker, partitions, start, end)
-            finally:
-                await broker.stop()
+            await ensure_topics(settings)
+            async with EventProducer(settings.require_bootstrap()) as producer:
+                yield SimulatedSource(provider, producer, start, end)
             return
         async with KafkaEventPublisher(settings) as publisher:
             fetcher.publisher = publisher  # dead letters of records a provider could not read

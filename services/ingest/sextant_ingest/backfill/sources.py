@@ -2,8 +2,9 @@
 published: every source returns only after the broker acknowledged all of the key's records.
 
 * :class:`SimulatedSource`: the offline ``simulated`` market (``source="simulated"``),
-  encoded straight from the model's arrays (:mod:`.encode`) and sent in batches to the
-  partition Kafka's partitioner gives the instrument, as the ingest ``BarPublisher`` does.
+  encoded straight from the model's arrays (:mod:`.encode`) and sent in batches by the shared
+  producer (:meth:`~sextant_common.producer.EventProducer.publish_encoded`), keyed and
+  partitioned like every bar.
 * :class:`HistorySource`: any other provider of the registry with bars (``shipped``,
   ``polygon``, ``tiingo``, a module of your own), from its ``BarProvider``
   (``UnifiedFetcher.bar_provider``), published through an :class:`EventSink`.
@@ -14,20 +15,17 @@ published: every source returns only after the broker acknowledged all of the ke
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from faststream.kafka import KafkaBroker
-
-from sextant_common import topics
 from sextant_common.events import AssetClass, Bar, Event, Interval
+from sextant_common.producer import BATCH_RECORDS, EventProducer
 from sextant_ingest.backfill.encode import encode_page
 from sextant_ingest.fetching.publish import EventSink
 from sextant_ingest.providers.base import BarProvider, BarQuery
 from sextant_ingest.providers.simulated import SimulatedProvider
-from sextant_ingest.publisher import BARS_PUBLISHED, BATCH_MESSAGES, partition_for
+from sextant_ingest.publisher import BARS_PUBLISHED
 
 MACRO_PREFIX = "macro:"
 """Keys of macro series: ``macro:GDPC1``."""
@@ -55,17 +53,13 @@ class SimulatedSource:
     def __init__(
         self,
         provider: SimulatedProvider,
-        broker: KafkaBroker,
-        partitions: int,
+        producer: EventProducer,
         start: datetime,
         end: datetime,
         interval: Interval = Interval.D1,
     ) -> None:
-        if partitions < 1:
-            raise ValueError(f"partitions must be >= 1, got {partitions}")
         self._provider = provider
-        self._batch = broker.publisher(topics.MD_BARS, batch=True, include_in_schema=False)
-        self._partitions = partitions
+        self._producer = producer
         self._start = start
         self._end = end
         self._interval = interval
@@ -76,21 +70,14 @@ class SimulatedSource:
         plan = self._provider.transform_query(
             BarQuery(self._interval, self._start, self._end, (key,))
         )
-        kafka_key = key.encode()
-        partition = partition_for(kafka_key, self._partitions)
-        sends: list[asyncio.Future[object]] = []
-        count = 0
-        for instrument in plan.instruments:
-            async for raw in self._provider.aextract_data(plan, instrument):
-                messages = encode_page(plan, raw, self.name)
-                for begin in range(0, len(messages), BATCH_MESSAGES):
-                    batch = messages[begin : begin + BATCH_MESSAGES]
-                    future: asyncio.Future[object] = await self._batch.publish(
-                        *batch, key=kafka_key, partition=partition, no_confirm=True
-                    )
-                    sends.append(future)
-                count += len(messages)
-        await asyncio.gather(*sends)  # every batch acknowledged before the key counts as done
+        values = [
+            value
+            for instrument in plan.instruments
+            async for raw in self._provider.aextract_data(plan, instrument)
+            for value in encode_page(plan, raw, self.name)
+        ]
+        # Every batch acknowledged before the key counts as done.
+        count = await self._producer.publish_encoded(Bar, key.encode(), values)
         BARS_PUBLISHED.labels(self.name).inc(count)
         return count
 
@@ -107,7 +94,7 @@ class HistorySource:
         start: datetime,
         end: datetime,
         interval: Interval = Interval.D1,
-        batch: int = BATCH_MESSAGES,
+        batch: int = BATCH_RECORDS,
     ) -> None:
         self.name = provider.name
         self._provider = provider

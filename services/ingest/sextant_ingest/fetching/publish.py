@@ -1,23 +1,20 @@
 """Publishing fetched events to their topics, and rejected records to ``dlq.v1``.
 
-One aiokafka producer serves every event model: each record goes to ``type(record).TOPIC`` keyed
-by ``record.key`` (a dead letter: the key its record would have had, with ``sextant.dlq.*``
-headers saying where it was headed and why). aiokafka's default partitioner is Kafka's
-murmur2, so bars land in the same partition as the ingest ``BarPublisher`` puts them and one
-instrument stays ordered.
+The shared :class:`~sextant_common.producer.EventProducer` serves every event model: each record
+goes to ``type(record).TOPIC`` keyed by ``record.key`` (a dead letter: the key its record would
+have had, with ``sextant.dlq.*`` headers saying where it was headed and why), partitioned by
+murmur2 of the key like every bar, so one instrument stays ordered.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any, Protocol
 
 import orjson
-from aiokafka import AIOKafkaProducer
 
-from sextant_common.bus import MAX_BATCH_BYTES, ensure_topics
+from sextant_common.bus import ensure_topics
 from sextant_common.events import (
     AltSignal,
     Bar,
@@ -27,6 +24,7 @@ from sextant_common.events import (
     MacroObservation,
     NewsItem,
 )
+from sextant_common.producer import EventProducer
 from sextant_common.settings import CommonSettings
 from sextant_ingest.providers.fetcher import DataKind, Reject
 
@@ -51,27 +49,24 @@ class EventSink(Protocol):
 
 
 class KafkaEventPublisher:
-    """An :class:`EventSink` over one aiokafka producer. Use as ``async with``."""
+    """An :class:`EventSink` over the shared :class:`EventProducer`. Use as ``async with``."""
 
     def __init__(self, settings: CommonSettings) -> None:
         self._settings = settings
-        self._producer: AIOKafkaProducer | None = None
+        self._producer: EventProducer | None = None
 
     async def start(self) -> None:
         """Create missing topics and connect."""
         await ensure_topics(self._settings)
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=self._settings.require_bootstrap(),
-            max_batch_size=MAX_BATCH_BYTES,
-            linger_ms=5,
-        )
-        await self._producer.start()
+        producer = EventProducer(self._settings.require_bootstrap())
+        await producer.start()
+        self._producer = producer
 
     async def stop(self) -> None:
         """Flush and disconnect."""
         if self._producer is not None:
-            await self._producer.stop()
-            self._producer = None
+            producer, self._producer = self._producer, None
+            await producer.stop()
 
     async def __aenter__(self) -> KafkaEventPublisher:
         await self.start()
@@ -88,21 +83,7 @@ class KafkaEventPublisher:
     async def publish(self, records: Sequence[Event]) -> int:
         if self._producer is None:
             raise RuntimeError("KafkaEventPublisher is not started (use `async with` or start())")
-        sends = [
-            await self._producer.send(type(r).TOPIC, r.to_bytes(), key=_key(r), headers=_headers(r))
-            for r in records
-        ]
-        await asyncio.gather(*sends)
-        return len(sends)
-
-
-def _key(record: Event) -> bytes | None:
-    key = getattr(record, "key", None)
-    return key if isinstance(key, bytes) else None
-
-
-def _headers(record: Event) -> list[tuple[str, bytes]] | None:
-    return record.record_headers() if isinstance(record, DeadLetter) else None
+        return await self._producer.publish(records)
 
 
 def dead_letters(
