@@ -1,11 +1,11 @@
 """The durable batch consumer: buffer records, make them durable, then commit exactly their
 offsets.
 
-A subclass of :class:`DurableConsumer` says how records become items
-(:meth:`~DurableConsumer.parse`; a refusal sends the record to ``dlq.v1`` with its topic,
-partition, offset, the reason, its raw bytes, original key and headers) and how a batch of items
-is made durable
-(:meth:`~DurableConsumer.store`, run in a worker thread, idempotent on the items' natural key).
+A subclass of :class:`DurableConsumer` says how one fetch's records become a chunk to store
+(:meth:`~DurableConsumer.parse`: a list of events, an Arrow table, whatever its store takes; each
+refused record goes to ``dlq.v1`` with its topic, partition, offset, the reason, its raw bytes,
+original key and headers) and how the chunks of a flush are made durable
+(:meth:`~DurableConsumer.store`, run in a worker thread, idempotent on the rows' natural key).
 Records are buffered across fetches and flushed when the buffer is large or old
 (:class:`FlushPolicy`); only after a flush is durable are the offsets of exactly the records in
 it committed. kill -9 at any point: the records after the last commit are read again, and the
@@ -65,14 +65,36 @@ class FlushPolicy:
         return caught_up and age_s >= self.seconds
 
 
+C = TypeVar("C")
 T = TypeVar("T")
 
-Parsed: TypeAlias = T | str
-"""What :meth:`DurableConsumer.parse` makes of one record: the item to store, or why it is
-refused (the record is dead-lettered with that reason)."""
+
+@dataclass(frozen=True)
+class Parsed(Generic[C]):
+    """What :meth:`DurableConsumer.parse` makes of one fetch."""
+
+    chunk: C | None
+    """What to store (None: nothing)."""
+    rows: int
+    """How many items ``chunk`` holds (what :class:`FlushPolicy` counts)."""
+    refused: list[tuple[Record, str]]
+    """Records to dead-letter, each with the reason."""
 
 
-class DurableConsumer(Generic[T]):
+def sorted_out(records: Sequence[Record], results: Sequence[T | str]) -> Parsed[list[T]]:
+    """A :class:`Parsed` chunk of the items among ``results`` (one per record, in order; a
+    string is the reason that record is refused)."""
+    items: list[T] = []
+    refused: list[tuple[Record, str]] = []
+    for record, result in zip(records, results, strict=True):
+        if isinstance(result, str):
+            refused.append((record, result))
+        else:
+            items.append(result)
+    return Parsed(items or None, len(items), refused)
+
+
+class DurableConsumer(Generic[C]):
     """Consumes ``topics`` in consumer group ``group_id`` and stores their records durably.
 
     Flushes run in the background while consumption goes on, one at a time so commits stay in
@@ -94,7 +116,8 @@ class DurableConsumer(Generic[T]):
         self._topics = list(topics)
         self._flush = flush
         self._on_flush = on_flush
-        self._buffer: list[T] = []
+        self._buffer: list[C] = []
+        self._rows = 0
         self._offsets: dict[TopicPartition, int] = {}
         """Next offset to commit per partition once the buffer is durable."""
         self._oldest: float | None = None
@@ -128,27 +151,24 @@ class DurableConsumer(Generic[T]):
             await self._consumer.stop()
             await self._producer.stop()
 
-    def parse(self, records: Sequence[Record]) -> list[Parsed[T]]:
-        """One item or refusal reason per record, in order (called once per fetch)."""
+    def parse(self, records: Sequence[Record]) -> Parsed[C]:
+        """The chunk to store from one fetch's ``records`` and the ones refused."""
         raise NotImplementedError
 
-    def store(self, batch: list[T]) -> None:
-        """Make ``batch`` durable (idempotently: a redelivered item must not be stored twice)."""
+    def store(self, chunks: list[C]) -> None:
+        """Make ``chunks`` durable (idempotently: a redelivered row must not be stored twice)."""
         raise NotImplementedError
 
     async def _accept(self, records: list[Record]) -> None:
-        items: list[T] = []
-        dead: list[DeadLetter] = []
-        for record, parsed in zip(records, self.parse(records), strict=True):
-            if isinstance(parsed, str):
-                dead.append(dead_letter(record, self._group_id, parsed))
-            else:
-                items.append(parsed)
-        if dead:
+        parsed = self.parse(records) if records else Parsed(None, 0, [])
+        if parsed.refused:
+            dead = [dead_letter(r, self._group_id, reason) for r, reason in parsed.refused]
             await self._send_dead_letters(dead)  # before their offsets can be committed
-        if items and self._oldest is None:
-            self._oldest = time.monotonic()
-        self._buffer.extend(items)
+        if parsed.chunk is not None:
+            if self._oldest is None:
+                self._oldest = time.monotonic()
+            self._buffer.append(parsed.chunk)
+            self._rows += parsed.rows
         for record in records:
             self._offsets[TopicPartition(record.topic, record.partition)] = record.offset + 1
         if not self._offsets:
@@ -159,8 +179,8 @@ class DurableConsumer(Generic[T]):
         busy = self._inflight is not None and not self._inflight.done()
         age = time.monotonic() - (self._oldest or 0.0)
         caught_up = len(records) < FETCH_RECORDS
-        if self._flush.due(len(self._buffer), age, caught_up=caught_up) and (
-            not busy or len(self._buffer) >= self._flush.rows
+        if self._flush.due(self._rows, age, caught_up=caught_up) and (
+            not busy or self._rows >= self._flush.rows
         ):
             await self._start_flush()
 
@@ -169,7 +189,7 @@ class DurableConsumer(Generic[T]):
         if self._inflight is not None:
             await self._inflight  # re-raises a failed write: the service must not go on
         batch, offsets = self._buffer, self._offsets
-        self._buffer, self._offsets, self._oldest = [], {}, None
+        self._buffer, self._rows, self._offsets, self._oldest = [], 0, {}, None
         self._inflight = asyncio.create_task(self._write_and_commit(batch, offsets))
 
     async def drain(self) -> None:
@@ -179,7 +199,7 @@ class DurableConsumer(Generic[T]):
         if self._inflight is not None:
             await self._inflight
 
-    async def _write_and_commit(self, batch: list[T], offsets: dict[TopicPartition, int]) -> None:
+    async def _write_and_commit(self, batch: list[C], offsets: dict[TopicPartition, int]) -> None:
         if batch:
             started = time.perf_counter()
             await asyncio.to_thread(self.store, batch)

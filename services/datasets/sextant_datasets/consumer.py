@@ -16,7 +16,7 @@ from prometheus_client import Counter
 from pydantic import ValidationError
 
 from sextant_common import topics
-from sextant_common.durable_consumer import DurableConsumer, FlushPolicy, Parsed, Record
+from sextant_common.durable_consumer import DurableConsumer, FlushPolicy, Parsed, Record, sorted_out
 from sextant_common.events import Bar
 from sextant_datasets.admission import BarAdmission
 from sextant_datasets.lake.writer import LakeWriter
@@ -28,7 +28,7 @@ BARS_REFUSED = Counter(
 )
 
 
-class BarSink(DurableConsumer[Bar]):
+class BarSink(DurableConsumer[list[Bar]]):
     """Consumes ``md.bars.v1`` and appends the bars its admission accepts to the lake."""
 
     def __init__(
@@ -51,9 +51,9 @@ class BarSink(DurableConsumer[Bar]):
         self._writer = writer
         self._admission = admission
 
-    def parse(self, records: Sequence[Record]) -> list[Parsed[Bar]]:
+    def parse(self, records: Sequence[Record]) -> Parsed[list[Bar]]:
         admit = self._admission.checker(datetime.now(UTC))
-        parsed: list[Parsed[Bar]] = []
+        parsed: list[Bar | str] = []
         for record in records:
             try:
                 bar = Bar.model_validate_json(record.value or b"")
@@ -66,9 +66,9 @@ class BarSink(DurableConsumer[Bar]):
             else:
                 BARS_REFUSED.inc()
                 parsed.append(f"refused: {refusal}")
-        return parsed
+        return sorted_out(records, parsed)
 
-    def store(self, batch: list[Bar]) -> None:
-        result = self._writer.write(batch)
+    def store(self, chunks: list[list[Bar]]) -> None:
+        result = self._writer.write(bar for chunk in chunks for bar in chunk)
         BARS_WRITTEN.inc(result.written)
         BARS_DUPLICATE.inc(result.duplicates)

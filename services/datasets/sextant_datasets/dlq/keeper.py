@@ -15,7 +15,7 @@ from prometheus_client import Counter
 from pydantic import ValidationError
 
 from sextant_common import topics
-from sextant_common.durable_consumer import DurableConsumer, FlushPolicy, Parsed, Record
+from sextant_common.durable_consumer import DurableConsumer, FlushPolicy, Parsed, Record, sorted_out
 from sextant_common.events import DLQ_HEADER_PREFIX, DeadLetter
 from sextant_datasets.dlq.store import DeadLetterStore
 
@@ -28,7 +28,7 @@ DLQ_FLUSH = FlushPolicy(rows=1_000, seconds=0.2, max_seconds=2.0)
 """Dead letters are few: store them a fifth of a second after they arrive."""
 
 
-class DeadLetterKeeper(DurableConsumer[DeadLetter]):
+class DeadLetterKeeper(DurableConsumer[list[DeadLetter]]):
     """Consumes ``dlq.v1`` in group ``group_id`` and stores every dead letter in ``store``."""
 
     def __init__(
@@ -42,13 +42,14 @@ class DeadLetterKeeper(DurableConsumer[DeadLetter]):
         super().__init__(bootstrap=bootstrap, group_id=group_id, topics=[topics.DLQ], flush=flush)
         self._store = store
 
-    def parse(self, records: Sequence[Record]) -> list[Parsed[DeadLetter]]:
-        return [self._letter(record) for record in records]
+    def parse(self, records: Sequence[Record]) -> Parsed[list[DeadLetter]]:
+        return sorted_out(records, [self._letter(record) for record in records])
 
-    def store(self, batch: list[DeadLetter]) -> None:
-        new = self._store.add(batch)
+    def store(self, chunks: list[list[DeadLetter]]) -> None:
+        letters = [letter for chunk in chunks for letter in chunk]
+        new = self._store.add(letters)
         LETTERS_KEPT.inc(new)
-        LETTERS_REPEATED.inc(len(batch) - new)
+        LETTERS_REPEATED.inc(len(letters) - new)
 
     def _letter(self, record: Record) -> DeadLetter:
         try:

@@ -15,7 +15,7 @@ from prometheus_client import Counter
 from pydantic import ValidationError
 
 from sextant_common import topics
-from sextant_common.durable_consumer import DurableConsumer, FlushPolicy, Parsed, Record
+from sextant_common.durable_consumer import DurableConsumer, FlushPolicy, Parsed, Record, sorted_out
 from sextant_common.events import Event
 from sextant_datasets.facts.store import BY_TOPIC, FactWriter
 
@@ -33,7 +33,7 @@ FACT_FLUSH = FlushPolicy(rows=10_000, seconds=0.5, max_seconds=5.0)
 """Fetched records arrive in small bursts (one fetch each): flush half a second after one."""
 
 
-class FactSink(DurableConsumer[Event]):
+class FactSink(DurableConsumer[list[Event]]):
     """Consumes the four fetched topics and stores their records in the lake."""
 
     def __init__(
@@ -54,18 +54,18 @@ class FactSink(DurableConsumer[Event]):
         )
         self._writer = writer
 
-    def parse(self, records: Sequence[Record]) -> list[Parsed[Event]]:
-        parsed: list[Parsed[Event]] = []
+    def parse(self, records: Sequence[Record]) -> Parsed[list[Event]]:
+        parsed: list[Event | str] = []
         for record in records:
             model = BY_TOPIC[record.topic].model
             try:
                 parsed.append(model.model_validate_json(record.value or b""))
             except (ValidationError, ValueError) as exc:
                 parsed.append(f"{type(exc).__name__}: {exc}")
-        return parsed
+        return sorted_out(records, parsed)
 
-    def store(self, batch: list[Event]) -> None:
-        result = self._writer.write(batch)
+    def store(self, chunks: list[list[Event]]) -> None:
+        result = self._writer.write([event for chunk in chunks for event in chunk])
         for name, count in result.written.items():
             FACTS_WRITTEN.labels(name).inc(count)
         for name, count in result.duplicates.items():
