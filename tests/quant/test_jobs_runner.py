@@ -15,8 +15,10 @@ import httpx
 import numpy as np
 import orjson
 import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
-from sextant_common.events import JobEvent, JobRequest, JobStatus
+from sextant_common import topics, tracecontext
+from sextant_common.events import DeadLetter, JobEvent, JobRequest, JobStatus
 from sextant_quant.jobs.runner import Handler, JobQueueFull, JobRunner, Progress
 from sextant_quant.jobs.store import FileJobStore
 
@@ -135,12 +137,12 @@ async def test_the_consumer_loop_restarts_after_a_failure(
         original = runner._handle
         calls = 0
 
-        async def flaky(raw: bytes) -> None:
+        async def flaky(record: ConsumerRecord[bytes, bytes]) -> None:
             nonlocal calls
             calls += 1
             if calls == 1:
                 raise RuntimeError("commit refused by the broker")
-            await original(raw)
+            await original(record)
 
         monkeypatch.setattr(runner, "_handle", flaky)
         # The first delivery breaks the loop; the restarted consumer gets it again (not
@@ -180,3 +182,78 @@ async def test_a_full_queue_refuses_new_jobs_with_a_retry_delay(
         release.set()
         await until(lambda: runner.pending == 0, "queue drained")
         await runner.submit(request())  # room again
+
+
+async def _records(
+    bootstrap: str, topic: str, partitions: int = 1
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record of ``topic`` up to its end."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        parts = [
+            TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        consumer.assign(parts)
+        await consumer.seek_to_beginning(*parts)
+        ends = await consumer.end_offsets(parts)
+        records: list[ConsumerRecord[bytes, bytes]] = []
+        while len(records) < sum(ends.values()):
+            for batch in (await consumer.getmany(timeout_ms=500)).values():
+                records += batch
+        return records
+    finally:
+        await consumer.stop()
+
+
+async def test_requests_it_cannot_run_are_dead_lettered_and_the_runner_goes_on(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    async with running(kafka_bootstrap, tmp_path, handlers(small=small)) as runner:
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+        await producer.start()
+        try:
+            garbage = (b"{not json", b"job-x", [("origin", b"outside")])
+            unknown = JobRequest(
+                job_id="job-y", kind="teleport", params={}, ts_requested=datetime.now(UTC)
+            )
+            await producer.send_and_wait(
+                topics.JOBS_REQUESTS, garbage[0], key=garbage[1], headers=garbage[2]
+            )
+            await producer.send_and_wait(topics.JOBS_REQUESTS, unknown.to_bytes(), key=b"job-y")
+        finally:
+            await producer.stop()
+        assert (await run_job(runner, tmp_path, "small")).status is JobStatus.SUCCEEDED
+
+        # The requests may sit in other partitions than the job's: wait for both letters.
+        async with asyncio.timeout(30):
+            while len(records := await _records(kafka_bootstrap, topics.DLQ)) < 2:  # noqa: ASYNC110 - polls the broker
+                await asyncio.sleep(0.2)
+        letters = [DeadLetter.model_validate_json(r.value or b"") for r in records]
+        by_key = {letter.key: letter for letter in letters}
+        assert set(by_key) == {b"job-x", b"job-y"}
+        assert by_key[b"job-x"].raw == b"{not json"
+        assert by_key[b"job-x"].original_headers == [("origin", b"outside")]
+        assert "json_invalid" in by_key[b"job-x"].error
+        assert "unknown job kind 'teleport'" in by_key[b"job-y"].error
+        assert all(letter.topic == topics.JOBS_REQUESTS for letter in letters)
+
+
+async def test_job_events_continue_the_requests_trace(kafka_bootstrap: str, tmp_path: Path) -> None:
+    parent = "00-" + "ab" * 16 + "-" + "cd" * 8 + "-01"
+    async with running(kafka_bootstrap, tmp_path, handlers(small=small)) as runner:
+        tracecontext.use(parent)  # the submitting request's trace
+        event = await run_job(runner, tmp_path, "small")
+    assert event.status is JobStatus.SUCCEEDED
+    requests = await _records(kafka_bootstrap, topics.JOBS_REQUESTS)
+    events = [
+        r
+        for r in await _records(kafka_bootstrap, topics.JOBS_EVENTS)
+        if r.key == event.job_id.encode()
+    ]
+    assert requests and len(events) >= 3  # queued, running, succeeded
+    for record in [*requests, *events]:
+        headers = dict(record.headers)
+        assert tracecontext.parse(headers["traceparent"]) == "ab" * 16, record.topic
+        assert headers["sextant.schema_version"] == b"1"
+    assert {dict(r.headers)["sextant.event_type"] for r in events} == {b"JobEvent"}
