@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 
 from sextant_datasets.cold import ColdStorageManager, CompactionPolicy
 from sextant_datasets.lake.layout import Partition
-from sextant_datasets.lake.writer import LakeWriter, _to_table
+from sextant_datasets.lake.writer import LakeWriter, bars_to_table
 from tests.support import bar_series, make_bar
 
 
@@ -47,7 +47,7 @@ def test_planted_problems_are_each_reported(tmp_path: Path) -> None:
         make_bar("S000", datetime(2016, 5, 1, tzinfo=UTC)),  # belongs in year=2016
         make_bar("S001", datetime(2015, 5, 1, tzinfo=UTC)),  # belongs under symbol=S001
     ]
-    pq.write_table(_to_table(stray), s000 / "part-stray.parquet")
+    pq.write_table(bars_to_table(stray), s000 / "part-stray.parquet")
 
     report = ColdStorageManager(tmp_path).integrity()
     body = report.public()
@@ -81,7 +81,7 @@ def test_intraday_rows_in_a_year_only_directory_are_misplaced(tmp_path: Path) ->
     directory = Partition("1m", "AAPL", 2021, None).path(tmp_path)  # should have month=MM
     directory.mkdir(parents=True)
     bar = make_bar("AAPL", datetime(2021, 3, 1, 14, 30, tzinfo=UTC), interval=Interval.M1)
-    pq.write_table(_to_table([bar]), directory / "part-x.parquet")
+    pq.write_table(bars_to_table([bar]), directory / "part-x.parquet")
     assert ColdStorageManager(tmp_path).integrity().wrong_partition_rows == 1
 
 

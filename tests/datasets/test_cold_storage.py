@@ -15,7 +15,7 @@ from sextant_datasets.cold import ColdStorageManager, CompactionPolicy
 from sextant_datasets.cold.compaction import merge_tables
 from sextant_datasets.lake.layout import BAR_SCHEMA
 from sextant_datasets.lake.reader import BarsQuery, LakeReader
-from sextant_datasets.lake.writer import LakeWriter, _to_table
+from sextant_datasets.lake.writer import LakeWriter, bars_to_table
 from tests.support import bar_series, make_bar
 
 FAR_PAST = datetime(2000, 1, 1, tzinfo=UTC)
@@ -86,7 +86,7 @@ def test_merge_keeps_the_earliest_known_copy_of_a_key() -> None:
     day = datetime(2021, 3, 1, tzinfo=UTC)
     early = make_bar("AAPL", day, close=100.0, ts_known=day + timedelta(hours=1))
     late = make_bar("AAPL", day, close=999.0, ts_known=day + timedelta(hours=5))
-    tables = [_to_table([late]), _to_table([early])]
+    tables = [bars_to_table([late]), bars_to_table([early])]
     merged = merge_tables(tables)
     assert merged.column("close").to_pylist() == [100.0]
 

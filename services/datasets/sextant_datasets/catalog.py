@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from sextant_common.events import Bar
+import pyarrow as pa
+
 from sextant_datasets.lake.reader import CatalogEntry, LakeReader
 from sextant_datasets.lake.writer import LakeWriter, WriteResult
 
@@ -35,32 +35,37 @@ class Catalog:
             self._sorted = None
             self.version += 1
 
-    def record(self, stored: Sequence[Bar]) -> None:
-        """Fold bars just written to the lake into the listing (first, last, rows)."""
+    def record(self, stored: pa.Table) -> None:
+        """Fold rows just written to the lake (a table of ``BAR_SCHEMA``) into the listing
+        (first, last, rows per instrument, source and interval)."""
         with self._lock:
             self.version += 1
-            if self._entries is None or not stored:
+            if self._entries is None or stored.num_rows == 0:
                 return  # not scanned yet: the first read will see these bars on disk
-            for bar in stored:
-                key = (bar.instrument_id, bar.source, bar.interval.value)
-                entry = self._entries.get(key)
-                if entry is None:
-                    self._entries[key] = CatalogEntry(
-                        bar.instrument_id,
-                        bar.asset_class.value,
-                        bar.source,
-                        bar.interval.value,
-                        bar.ts_event,
-                        bar.ts_event,
-                        1,
-                    )
-                else:
-                    self._entries[key] = replace(
-                        entry,
-                        first=min(entry.first, bar.ts_event),
-                        last=max(entry.last, bar.ts_event),
-                        rows=entry.rows + 1,
-                    )
+            # use_threads=False keeps "first" the first row's asset class, as a scan would see it
+            groups = stored.group_by(
+                ["instrument_id", "source", "interval"], use_threads=False
+            ).aggregate(
+                [
+                    ("asset_class", "first"),
+                    ("ts_event", "min"),
+                    ("ts_event", "max"),
+                    ("ts_event", "count"),
+                ]
+            )
+            for group in groups.to_pylist():
+                key = (group["instrument_id"], group["source"], group["interval"])
+                instrument_id, source, interval = key
+                first, last = group["ts_event_min"], group["ts_event_max"]
+                entry = self._entries.get(key) or CatalogEntry(
+                    instrument_id, group["asset_class_first"], source, interval, first, last, 0
+                )
+                self._entries[key] = replace(
+                    entry,
+                    first=min(entry.first, first),
+                    last=max(entry.last, last),
+                    rows=entry.rows + group["ts_event_count"],
+                )
             self._sorted = None
 
     def entries(self) -> list[CatalogEntry]:
@@ -86,9 +91,10 @@ class CatalogedWriter(LakeWriter):
         super().__init__(root)
         self._catalog = catalog
 
-    def write(self, bars: Iterable[Bar]) -> WriteResult:
-        """Write like :meth:`LakeWriter.write`, then record the stored bars in the catalog."""
+    def write_table(self, table: pa.Table) -> WriteResult:
+        """Write like :meth:`LakeWriter.write_table`, then record the stored rows in the
+        catalog (:meth:`LakeWriter.write` comes here too)."""
         with self._catalog._lock:
-            result = super().write(bars)
+            result = super().write_table(table)
             self._catalog.record(result.stored)
         return result

@@ -12,22 +12,25 @@ per file and per directory when a flush touches hundreds of partitions.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import operator
 import os
 import sys
 import uuid
-from collections import OrderedDict, defaultdict
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from sextant_common.events import Bar
-from sextant_datasets.lake.layout import BAR_SCHEMA, Partition
+from sextant_datasets.lake.layout import BAR_SCHEMA, Partition, partition_rows
 
 RowKey = tuple[str, int, int]
 """(source, bar start in epoch microseconds, revision) — unique within one partition."""
@@ -35,17 +38,13 @@ RowKey = tuple[str, int, int]
 
 @dataclass(frozen=True)
 class WriteResult:
-    """What one call to :meth:`LakeWriter.write` did."""
+    """What one call to :meth:`LakeWriter.write_table` did."""
 
     written: int
     duplicates: int
     files: int
-    stored: Sequence[Bar] = ()
-    """The bars written (not the duplicates), in partition order."""
-
-
-def _epoch_us(bar: Bar) -> int:
-    return int(bar.ts_event.timestamp() * 1_000_000)
+    stored: pa.Table = field(default_factory=BAR_SCHEMA.empty_table)
+    """The rows written (not the duplicates), partition by partition."""
 
 
 class LakeWriter:
@@ -57,45 +56,59 @@ class LakeWriter:
         self._cached_partitions = cached_partitions
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lake-writer")
         self._made_dirs: set[Path] = set()
+        """Directories known to exist (leaves and their parents): each is made once."""
 
     def write(self, bars: Iterable[Bar]) -> WriteResult:
-        """Write the bars not yet in the lake, one new file per touched partition."""
-        by_partition: dict[Partition, list[Bar]] = defaultdict(list)
-        for bar in bars:
-            by_partition[Partition.of(bar.interval, bar.instrument_id, bar.ts_event)].append(bar)
-        duplicates = 0
-        fresh: list[Bar] = []
+        """Write the bars not yet in the lake (see :meth:`write_table`)."""
+        return self.write_table(bars_to_table(list(bars)))
+
+    def write_table(self, table: pa.Table) -> WriteResult:
+        """Write the rows of ``table`` (:data:`BAR_SCHEMA`, valid bars) not yet in the lake, one
+        new file per touched partition. A row whose natural key is on disk, or earlier in
+        ``table``, is a duplicate and dropped."""
+        if not table.schema.equals(BAR_SCHEMA):
+            raise ValueError(
+                f"bars table must have the lake schema {BAR_SCHEMA.names} with its types, "
+                f"got {table.schema}"
+            )
+        grouped = partition_rows(table)
+        table = table.take(grouped.order)
+        keys = list(
+            zip(
+                table.column("source").to_pylist(),
+                pc.cast(table.column("ts_event"), pa.int64()).to_numpy().tolist(),
+                table.column("revision").to_numpy().tolist(),
+                strict=True,
+            )
+        )
+        keep = np.ones(table.num_rows, dtype=bool)
         runs: list[tuple[Path, int, int]] = []  # (directory, first row, row count) in `fresh`
-        touched = sorted(by_partition)
-        for partition in touched:
-            known = self._known_keys(partition)
-            first = len(fresh)
-            for bar in by_partition[partition]:
-                key = (bar.source, _epoch_us(bar), bar.revision)
-                if key in known:
-                    duplicates += 1
-                    continue
-                known.add(key)
-                fresh.append(bar)
-            if len(fresh) > first:
-                runs.append((partition.path(self.root), first, len(fresh) - first))
+        written = 0
+        for partition, first, end in zip(
+            grouped.partitions, grouped.bounds[:-1], grouped.bounds[1:], strict=True
+        ):
+            fresh = _mark_fresh(self._known_keys(partition), keys, int(first), int(end), keep)
+            if fresh:
+                runs.append((partition.path(self.root), written, fresh))
+                written += fresh
+        stored = table if written == table.num_rows else table.filter(keep)
         try:
             if runs:
-                self._write_runs(_to_table(fresh), runs)
+                self._write_runs(stored, runs)
         except BaseException:
-            for partition in touched:  # keys were marked stored: relearn them from disk
+            for partition in grouped.partitions:  # keys were marked stored: relearn from disk
                 self._known.pop(partition, None)
             raise
-        return WriteResult(written=len(fresh), duplicates=duplicates, files=len(runs), stored=fresh)
+        return WriteResult(
+            written=written, duplicates=table.num_rows - written, files=len(runs), stored=stored
+        )
 
     def _write_runs(self, table: pa.Table, runs: list[tuple[Path, int, int]]) -> None:
         """One file per run of rows; temp names, sync, rename, sync."""
         for directory, _, _ in runs:
-            if directory not in self._made_dirs:
-                directory.mkdir(parents=True, exist_ok=True)
-                self._made_dirs.add(directory)
-        # One Arrow conversion for the whole flush; slices are zero-copy and Parquet encoding
-        # releases the GIL, so the files are written in parallel.
+            self._make_dir(directory)
+        # Slices are zero-copy and Parquet encoding releases the GIL, so the files are written
+        # in parallel.
         renames = list(
             self._pool.map(lambda run: write_temp_file(run[0], table.slice(run[1], run[2])), runs)
         )
@@ -103,6 +116,24 @@ class LakeWriter:
         for tmp, final in renames:
             os.replace(tmp, final)
         sync_filesystem(self.root)
+
+    def _make_dir(self, directory: Path) -> None:
+        """Create ``directory`` (under the root) with one mkdir per directory not made before:
+        a new symbol's first minute bars make three directories, not a walk from the root."""
+        missing: list[Path] = []
+        while directory not in self._made_dirs:
+            if directory == self.root:
+                self.root.mkdir(parents=True, exist_ok=True)
+                self._made_dirs.add(directory)
+                break
+            if directory == directory.parent:
+                raise ValueError(f"partition directory is not under the lake root {self.root}")
+            missing.append(directory)
+            directory = directory.parent
+        for made in reversed(missing):
+            with contextlib.suppress(FileExistsError):
+                made.mkdir()
+            self._made_dirs.add(made)
 
     def _known_keys(self, partition: Partition) -> set[RowKey]:
         known = self._known.get(partition)
@@ -114,6 +145,26 @@ class LakeWriter:
         if len(self._known) > self._cached_partitions:
             self._known.popitem(last=False)
         return known
+
+
+def _mark_fresh(
+    known: set[RowKey], keys: Sequence[RowKey], first: int, end: int, keep: np.ndarray
+) -> int:
+    """Add the keys ``keys[first:end]`` of one partition to ``known``, clearing ``keep`` for each
+    one already known (on disk or earlier in the range); return how many were new."""
+    rows = keys[first:end]
+    new = set(rows)
+    if len(new) == len(rows) and new.isdisjoint(known):  # the usual case, at set speed
+        known |= new
+        return len(rows)
+    fresh = 0
+    for offset, key in enumerate(rows):
+        if key in known:
+            keep[first + offset] = False
+        else:
+            known.add(key)
+            fresh += 1
+    return fresh
 
 
 def write_temp_file(directory: Path, rows: pa.Table) -> tuple[Path, Path]:
@@ -161,7 +212,10 @@ def _read_keys_once(directory: Path) -> set[RowKey]:
 _ROW = operator.attrgetter(*BAR_SCHEMA.names)
 
 
-def _to_table(bars: Sequence[Bar]) -> pa.Table:
+def bars_to_table(bars: Sequence[Bar]) -> pa.Table:
+    """The bars as a table of :data:`BAR_SCHEMA`, in their order."""
+    if not bars:
+        return BAR_SCHEMA.empty_table()
     columns = zip(*map(_ROW, bars), strict=True)
     return pa.Table.from_arrays(
         [pa.array(c, f.type) for c, f in zip(columns, BAR_SCHEMA, strict=True)], schema=BAR_SCHEMA
