@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterable, Iterable, Sequence
 from types import TracebackType
-from typing import Final
+from typing import Final, Self
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import murmur2
@@ -118,7 +118,7 @@ class EventProducer:
             producer, self._producer = self._producer, None
             await producer.stop()
 
-    async def __aenter__(self) -> EventProducer:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 

@@ -9,7 +9,6 @@ murmur2 of the key like every bar, so one instrument stays ordered.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from types import TracebackType
 from typing import Any, Protocol
 
 import orjson
@@ -48,42 +47,18 @@ class EventSink(Protocol):
         """Send every record to its topic and wait for the acks; return how many."""
 
 
-class KafkaEventPublisher:
-    """An :class:`EventSink` over the shared :class:`EventProducer`. Use as ``async with``."""
+class KafkaEventPublisher(EventProducer):
+    """An :class:`EventSink` on the bus: the shared :class:`EventProducer` that first creates
+    the declared topics that are missing. Use as ``async with``."""
 
     def __init__(self, settings: CommonSettings) -> None:
+        super().__init__(settings.require_bootstrap())
         self._settings = settings
-        self._producer: EventProducer | None = None
 
     async def start(self) -> None:
         """Create missing topics and connect."""
         await ensure_topics(self._settings)
-        producer = EventProducer(self._settings.require_bootstrap())
-        await producer.start()
-        self._producer = producer
-
-    async def stop(self) -> None:
-        """Flush and disconnect."""
-        if self._producer is not None:
-            producer, self._producer = self._producer, None
-            await producer.stop()
-
-    async def __aenter__(self) -> KafkaEventPublisher:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
-    async def publish(self, records: Sequence[Event]) -> int:
-        if self._producer is None:
-            raise RuntimeError("KafkaEventPublisher is not started (use `async with` or start())")
-        return await self._producer.publish(records)
+        await super().start()
 
 
 def dead_letters(
