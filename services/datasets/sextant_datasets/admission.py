@@ -22,7 +22,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from sextant_common.events import Bar, Interval
 from sextant_common.sources import accepted_sources, unknown_source_reason
@@ -77,6 +81,34 @@ class AdmissionCheck:
                 f"than it is received (now {_iso(self._now)}, clock skew {skew})"
             )
         return None
+
+    def refused_rows(self, bars: pa.Table) -> np.ndarray:
+        """Which rows of ``bars`` (the lake's bar columns, each row a valid bar) :meth:`refusal`
+        refuses, as a boolean array: the same rules over whole columns."""
+        sources = pa.array(sorted(self._rules.sources), pa.string())
+        unknown = ~pc.is_in(bars.column("source"), value_set=sources).to_numpy(zero_copy_only=False)
+        intervals = pc.index_in(bars.column("interval"), value_set=_INTERVALS)
+        # an interval outside the enum (not a valid bar) gets the last limit: no start is early
+        # enough for it
+        latest_start = np.array([_epoch_us(self._latest_start[i]) for i in Interval] + [_NEVER])
+        starts = _micros(bars.column("ts_event"))
+        late_start = starts > latest_start[intervals.fill_null(len(_INTERVALS)).to_numpy()]
+        late_known = _micros(bars.column("ts_known")) > _epoch_us(self._latest_known)
+        refused: np.ndarray = unknown | late_start | late_known
+        return refused
+
+
+_INTERVALS = pa.array([i.value for i in Interval], pa.string())
+_NEVER = np.iinfo(np.int64).min
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _epoch_us(moment: datetime) -> int:
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+def _micros(column: pa.ChunkedArray) -> np.ndarray:
+    return pc.cast(column, pa.int64()).to_numpy()
 
 
 def _iso(moment: datetime) -> str:
