@@ -121,6 +121,9 @@ def read_bars(values: Sequence[bytes | None], admit: AdmissionCheck) -> pa.Table
     try:
         wire = pj.read_json(
             pa.BufferReader(blob),
+            # one block, one thread: a fetch is a few MB, and the consumer shares the cores
+            # with the lake writer's threads
+            read_options=pj.ReadOptions(use_threads=False, block_size=min(len(blob) + 1, 1 << 30)),
             parse_options=pj.ParseOptions(
                 explicit_schema=_WIRE_SCHEMA,
                 unexpected_field_behavior="error",

@@ -105,13 +105,16 @@ class LakeWriter:
 
     def _write_runs(self, table: pa.Table, runs: list[tuple[Path, int, int]]) -> None:
         """One file per run of rows; temp names, sync, rename, sync."""
-        for directory, _, _ in runs:
+
+        def write_run(run: tuple[Path, int, int]) -> tuple[Path, Path]:
+            directory, first, count = run
             self._make_dir(directory)
-        # Slices are zero-copy and Parquet encoding releases the GIL, so the files are written
-        # in parallel.
-        renames = list(
-            self._pool.map(lambda run: write_temp_file(run[0], table.slice(run[1], run[2])), runs)
-        )
+            return write_temp_file(directory, table.slice(first, count))
+
+        # Slices are zero-copy, and mkdir, file creation and Parquet encoding release the GIL:
+        # the partitions are written in parallel (a new symbol's directories cost as much as its
+        # file).
+        renames = list(self._pool.map(write_run, runs))
         sync_filesystem(self.root)
         for tmp, final in renames:
             os.replace(tmp, final)
@@ -119,7 +122,8 @@ class LakeWriter:
 
     def _make_dir(self, directory: Path) -> None:
         """Create ``directory`` (under the root) with one mkdir per directory not made before:
-        a new symbol's first minute bars make three directories, not a walk from the root."""
+        a new symbol's first minute bars make three directories, not a walk from the root.
+        Threads may race on a shared parent: whoever comes second finds it made."""
         missing: list[Path] = []
         while directory not in self._made_dirs:
             if directory == self.root:
