@@ -18,7 +18,7 @@ import operator
 import os
 import sys
 import uuid
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -56,7 +56,8 @@ class LakeWriter:
         self._cached_partitions = cached_partitions
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lake-writer")
         self._made_dirs: set[Path] = set()
-        """Directories known to exist (leaves and their parents): each is made once."""
+        """Directories known to exist (leaves and their parents): each is made once, with one
+        mkdir (a new symbol's first minute bars make three, not a walk from the root)."""
 
     def write(self, bars: Iterable[Bar]) -> WriteResult:
         """Write the bars not yet in the lake (see :meth:`write_table`)."""
@@ -105,39 +106,47 @@ class LakeWriter:
 
     def _write_runs(self, table: pa.Table, runs: list[tuple[Path, int, int]]) -> None:
         """One file per run of rows; temp names, sync, rename, sync."""
+        # Directories to make, top-down per run. One that several runs need (the interval's, a
+        # symbol's with two months) is made here first; each run makes the rest of its own.
+        chains = [self._missing_dirs(directory) for directory, _, _ in runs]
+        needed = Counter(made for chain in chains for made in chain)
+        for shared in sorted((d for d, n in needed.items() if n > 1), key=lambda d: len(d.parts)):
+            self._mkdir(shared)
 
-        def write_run(run: tuple[Path, int, int]) -> tuple[Path, Path]:
+        def write_run(run: tuple[Path, int, int], chain: list[Path]) -> tuple[Path, Path]:
             directory, first, count = run
-            self._make_dir(directory)
+            for made in chain:
+                if needed[made] == 1:
+                    self._mkdir(made)
             return write_temp_file(directory, table.slice(first, count))
 
         # Slices are zero-copy, and mkdir, file creation and Parquet encoding release the GIL:
-        # the partitions are written in parallel (a new symbol's directories cost as much as its
-        # file).
-        renames = list(self._pool.map(write_run, runs))
+        # the partitions are written in parallel (a new symbol's directories cost about as much
+        # as its file).
+        renames = list(self._pool.map(write_run, runs, chains))
         sync_filesystem(self.root)
         for tmp, final in renames:
             os.replace(tmp, final)
         sync_filesystem(self.root)
 
-    def _make_dir(self, directory: Path) -> None:
-        """Create ``directory`` (under the root) with one mkdir per directory not made before:
-        a new symbol's first minute bars make three directories, not a walk from the root.
-        Threads may race on a shared parent: whoever comes second finds it made."""
+    def _missing_dirs(self, directory: Path) -> list[Path]:
+        """The directories from the lake root down to ``directory`` not made yet, top-down (the
+        root itself, with its parents, is made at once)."""
+        if self.root not in self._made_dirs:
+            self.root.mkdir(parents=True, exist_ok=True)
+            self._made_dirs.add(self.root)
         missing: list[Path] = []
         while directory not in self._made_dirs:
-            if directory == self.root:
-                self.root.mkdir(parents=True, exist_ok=True)
-                self._made_dirs.add(directory)
-                break
             if directory == directory.parent:
                 raise ValueError(f"partition directory is not under the lake root {self.root}")
             missing.append(directory)
             directory = directory.parent
-        for made in reversed(missing):
-            with contextlib.suppress(FileExistsError):
-                made.mkdir()
-            self._made_dirs.add(made)
+        return missing[::-1]
+
+    def _mkdir(self, directory: Path) -> None:
+        with contextlib.suppress(FileExistsError):  # made before this process
+            directory.mkdir()
+        self._made_dirs.add(directory)
 
     def _known_keys(self, partition: Partition) -> set[RowKey]:
         known = self._known.get(partition)
