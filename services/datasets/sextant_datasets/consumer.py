@@ -200,7 +200,9 @@ def _valid_bars(wire: pa.Table, *, null_in_input: bool) -> pa.Table | None:
             return None
         revision = revision.fill_null(0)  # the model's default
     if not (
-        _all(pc.match_substring_regex(wire.column("instrument_id"), INSTRUMENT_ID_PATTERN))
+        _all(
+            pc.match_substring_regex(pc.unique(wire.column("instrument_id")), INSTRUMENT_ID_PATTERN)
+        )
         and _all(pc.is_in(wire.column("asset_class"), value_set=_ASSET_CLASSES))
         and _all(pc.is_in(wire.column("interval"), value_set=_INTERVALS))
         and _all(pc.greater_equal(revision, 0))
@@ -238,7 +240,17 @@ _DAYS_IN_MONTH = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 def _utc_micros(column: pa.ChunkedArray) -> np.ndarray | None:
     """Microseconds since the epoch (UTC) of ISO-8601 timestamps with an offset; None when any
     does not match :data:`_TIMESTAMP_PATTERN` or names no real moment (Feb 30, 24:00, +24:00)."""
-    text = column.combine_chunks()
+    # A fetch repeats its timestamps (every symbol's bar of one minute): parse each text once.
+    encoded = pc.dictionary_encode(column.combine_chunks())
+    distinct = _distinct_utc_micros(encoded.dictionary)
+    if distinct is None:
+        return None
+    micros: np.ndarray = distinct[encoded.indices.to_numpy()]
+    return micros
+
+
+def _distinct_utc_micros(text: pa.StringArray) -> np.ndarray | None:
+    """:func:`_utc_micros` of each value of ``text``."""
     if not _all(pc.match_substring_regex(text, _TIMESTAMP_PATTERN)):
         return None
     # The pattern fixes every byte's meaning: read the digits straight from Arrow's buffers.
