@@ -203,7 +203,7 @@ BAD: dict[str, Mutation] = {
 
 def record_of(fields_or_raw: dict[str, Any] | bytes | None, offset: int) -> Record:
     value = text(fields_or_raw).encode() if isinstance(fields_or_raw, dict) else fields_or_raw
-    return ConsumerRecord(  # type: ignore[call-arg]
+    return ConsumerRecord(
         "md.bars.v1", 0, offset, 0, 0, b"key", value, None, 0, len(value or b""), []
     )
 
@@ -259,7 +259,7 @@ def test_each_shape_left_to_the_model_is_stored_as_the_model_says(name: str) -> 
     rng = random.Random(name)
     for _ in range(10):
         record = record_of(SLOW[name](valid_fields(rng), rng), 0)
-        assert check_agreement([record]) in (True, False)
+        check_agreement([record])  # either path, the same verdict and rows
         assert outcome(parse_each([record], ADMIT))[1] == {}, record.value  # the model takes it
 
 
