@@ -1,9 +1,12 @@
 """Bus benchmark: bars from ingest publish to durable in the lake, against raw aiokafka.
 
 Anchor (same broker, same run): aiokafka produce -> consume of the same messages.
-Ours: the ingest BarPublisher -> md.bars.v1 -> the datasets service process -> Parquet (fsynced),
-timed until DuckDB sees every row. Also p50/p99 publish-to-WebSocket latency through a real
-gateway. Prints one JSON object; never asserts wall-clock numbers.
+Ours: the ingest BarPublisher (the shared producer) -> md.bars.v1 -> the datasets service process
+(the shared durable consumer) -> Parquet (fsynced), timed until its counter says every bar is
+durable (DuckDB checks the lake is exact afterwards). Each shape runs on a broker of its own (a
+shape's datasets service reads from the start; on a shared broker the daily run re-read the minute
+run's bars and stopped early). Also p50/p99 publish-to-WebSocket latency through a real gateway.
+Prints one JSON object; never asserts wall-clock numbers.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -30,9 +34,11 @@ from sextant_common.broker_launcher import start_broker
 from sextant_common.bus import ensure_topics
 from sextant_common.devstack import start_services, stop_services
 from sextant_common.events import Bar, Interval
+from sextant_common.producer import EventProducer
 from sextant_common.settings import CommonSettings
+from sextant_ingest.publisher import BarPublisher
 from tests.integration.lake_probe import lake_counts
-from tests.support import Ports, make_bar, publish_bars, service_env, spec
+from tests.support import Ports, make_bar, service_env, spec
 
 
 def daily_backfill(symbols: int, days: int) -> list[Bar]:
@@ -90,6 +96,20 @@ def written(metrics_url: str) -> float:
     return 0.0
 
 
+async def publish(bootstrap: str, bars: list[Bar]) -> float:
+    """Publish ``bars`` with the ingest service's own publisher, connected before the clock
+    starts (as the anchor's producer is); return when the clock started."""
+    async with EventProducer(bootstrap) as producer:
+        started = time.perf_counter()
+        await BarPublisher(producer).publish_stream(_aiter(bars))
+    return started
+
+
+async def _aiter(bars: list[Bar]) -> AsyncIterator[Bar]:
+    for bar in bars:
+        yield bar
+
+
 def ours(bootstrap: str, bars: list[Bar], data_dir: Path) -> float:
     """Seconds from the first publish until every bar is durable in the lake."""
     ports = Ports.allocate()
@@ -98,8 +118,7 @@ def ours(bootstrap: str, bars: list[Bar], data_dir: Path) -> float:
     services = start_services([spec("datasets", ports.datasets)], env, sink=lambda _l: None)
     try:
         time.sleep(3)  # let the consumer join its group before the clock starts
-        started = time.perf_counter()
-        asyncio.run(publish_bars(bootstrap, bars))
+        started = asyncio.run(publish(bootstrap, bars))
         metrics = f"http://127.0.0.1:{ports.datasets}/metrics"
         deadline = started + 600
         while written(metrics) < len(bars):  # cheap poll; DuckDB verifies the lake at the end
@@ -152,26 +171,37 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def main() -> None:
+def shape(name: str, bars: list[Bar]) -> dict[str, object]:
+    """Ours against the raw anchor for one shape, on a broker of its own (a shape's datasets
+    service reads md.bars.v1 from the start and must find only that shape's bars)."""
     broker = start_broker()
-    results: dict[str, object] = {}
     try:
         asyncio.run(ensure_topics(CommonSettings(kafka_bootstrap=broker.bootstrap)))
-        for name, bars in (
-            ("minute_bars_500x200", minute_stream(500, 200)),
-            ("daily_backfill_100x1000", daily_backfill(100, 1000)),
-        ):
-            payloads = [(b.key, b.to_bytes()) for b in bars]
-            anchor = asyncio.run(raw_aiokafka(broker.bootstrap, payloads, f"raw.{name}"))
-            with tempfile.TemporaryDirectory() as tmp:
-                ours_s = ours(broker.bootstrap, bars, Path(tmp))
-            results[name] = {
-                "bars": len(bars),
-                "ours_bars_per_s": round(len(bars) / ours_s),
-                "raw_aiokafka_bars_per_s": round(len(bars) / anchor),
-                "ratio_ours_over_raw": round(anchor / ours_s, 3),
-            }
-            print(name, results[name], file=sys.stderr, flush=True)
+        payloads = [(b.key, b.to_bytes()) for b in bars]
+        anchor = asyncio.run(raw_aiokafka(broker.bootstrap, payloads, f"raw.{name}"))
+        with tempfile.TemporaryDirectory() as tmp:
+            ours_s = ours(broker.bootstrap, bars, Path(tmp))
+    finally:
+        broker.stop()
+    return {
+        "bars": len(bars),
+        "ours_bars_per_s": round(len(bars) / ours_s),
+        "raw_aiokafka_bars_per_s": round(len(bars) / anchor),
+        "ratio_ours_over_raw": round(anchor / ours_s, 3),
+    }
+
+
+def main() -> None:
+    results: dict[str, object] = {}
+    for name, bars in (
+        ("minute_bars_500x200", minute_stream(500, 200)),
+        ("daily_backfill_100x1000", daily_backfill(100, 1000)),
+    ):
+        results[name] = shape(name, bars)
+        print(name, results[name], file=sys.stderr, flush=True)
+    broker = start_broker()
+    try:
+        asyncio.run(ensure_topics(CommonSettings(kafka_bootstrap=broker.bootstrap)))
         ports = Ports.allocate()
         with tempfile.TemporaryDirectory() as tmp:
             env = {**os.environ, **service_env(broker.bootstrap, Path(tmp), ports)}
