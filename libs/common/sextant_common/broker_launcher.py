@@ -17,15 +17,19 @@ What it keeps, and what that costs (issue 11 part 6; ``bench/broker_soak.py`` me
   a production Kafka (``SEXTANT_KAFKA_BOOTSTRAP``) enforces ``retention.ms`` itself.
 - CPU and latency follow the number of *batches* stored, not records: each Fetch that finds new
   data lists every batch of its partition (100 seek-and-fetch rounds cost the broker 1.2 s of
-  CPU over 2,000 one-record batches, 0.04 s over the same records in 20 batches). Published one
-  batch per bar at 500 bars/s, its CPU climbs from a few % to most of a core within minutes.
-  Published as one batch per partition per tick (what the ingest worker does), the batches grow
-  with ticks x partitions whatever the bar rate, so CPU grows ~100x slower and latency stays
-  flat for the hour (bench/broker_soak.py ``SEXTANT_SOAK_PUBLISH=tick``).
-- Memory grows with the bytes published: ~0.37 KB per uncompressed JSON bar in per-tick batches
-  (~680 MB an hour at 500 bars/s); gzip-compressed batches (``compression_type="gzip"`` on the
-  producer) cut that ~10x. `make run` at its own live pace (5 s bars of ~50 instruments)
-  grows it ~30 MB an hour. Runs longer or faster than that belong on a real Kafka.
+  CPU over 2,000 one-record batches, 0.04 s over the same records in 20 batches). Nothing
+  bounds that count; what slows it is fewer, larger batches. One batch per bar at 500 bars/s
+  (2 tail consumers): broker CPU 15% → 124% of a core and publish→consume p99 265 → 1,000 ms
+  within 6 minutes. One batch per partition per tick (what
+  the ingest worker does): the count grows with ticks x partitions whatever the bar rate, and
+  over an hour of 1 s ticks at 500 bars/s (21,600 batches, 2 tail consumers) CPU went from 1.1%
+  to 4.7% of a core and publish→consume p50 from 30 to 58 ms (first vs last sixth): still a
+  climb, much slower. At `make run`'s own pace (5 s ticks of ~50 instruments) 45 minutes
+  showed CPU 9.7% → 11.0% and publish→WebSocket p99 47 → 47 ms.
+- Memory grows with the bytes published: ~0.39 KB per uncompressed JSON bar in per-tick batches
+  (+700 MB an hour at 500 bars/s); gzip-compressed batches (``compression_type="gzip"`` on the
+  producer) cut that ~10x (+68 MB an hour); `make run` at its own pace grows it ~31 MB an hour.
+  Runs longer or faster than that belong on a real Kafka.
 """
 
 from __future__ import annotations
