@@ -45,6 +45,12 @@ def test_bar_rejects_invalid_fields(change: dict[str, object], message: str) -> 
         Bar(**fields)
 
 
+def test_a_timestamp_that_leaves_the_calendar_in_utc_is_a_validation_error() -> None:
+    wire = make_bar("A").model_dump(mode="json") | {"ts_event": "9999-12-31T23:00:00-05:00"}
+    with pytest.raises(ValidationError, match=r"ts_event .* is out of range in UTC"):
+        Bar.model_validate(wire)
+
+
 def test_bar_rejects_unknown_fields() -> None:
     with pytest.raises(ValidationError, match="extra"):
         Bar(**{**make_bar().model_dump(), "vwap": 1.0})

@@ -127,7 +127,12 @@ class Bar(Event):
         for name in ("ts_event", "ts_known"):  # normalize any offset to UTC
             moment: datetime = getattr(self, name)
             if moment.tzinfo is not UTC:
-                object.__setattr__(self, name, moment.astimezone(UTC))
+                try:
+                    object.__setattr__(self, name, moment.astimezone(UTC))
+                except OverflowError:  # 9999-12-31T23:00-05:00 is past year 9999 in UTC
+                    raise ValueError(
+                        f"{name} {moment.isoformat()} is out of range in UTC"
+                    ) from None
         return self
 
     @property
