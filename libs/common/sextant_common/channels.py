@@ -40,11 +40,10 @@ from sextant_common.settings import CommonSettings
 DAY_MS: Final = 24 * 3600 * 1000
 
 # Retention is set as the topic's ``retention.ms`` when Sextant creates it; a production Kafka
-# cluster enforces it. The embedded tansu 0.6 stores it (DescribeConfigs returns it) but never
-# deletes by it: with retention.ms=60000 the log start stayed 0 for 5 minutes
-# (bench/broker_soak.py, 2026-12-07), and its memory engine has no retention pass (``maintain``
-# is a no-op without a lake; DeleteRecords is unimplemented). Treat the values as the contract
-# and tansu as keeping everything until it stops.
+# cluster enforces it. The embedded tansu 0.6 stores it but never deletes by it, and DeleteRecords
+# panics a broker thread without deleting (tests/common/test_embedded_broker_limits.py pins both;
+# figures in sextant_common.broker_launcher). Treat the values as the contract and tansu as
+# keeping everything until it stops.
 
 
 @dataclass(frozen=True)
