@@ -104,7 +104,6 @@ class TopicUses(ast.NodeVisitor):
                 self.produced.add(topics.DLQ)
         super().generic_visit(node)
 
-
     def _collect(self, node: ast.AST, side: set[str]) -> None:
         for inner in ast.walk(node):
             if (found := self._topic_of(inner)) is not None:

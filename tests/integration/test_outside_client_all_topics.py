@@ -209,8 +209,10 @@ def test_an_outside_client_reads_every_topic_and_its_garbage_is_dead_lettered(
         assert httpx.get(f"http://127.0.0.1:{port}/ready", timeout=10).status_code == 200
     job_id = job.json()["job_id"]
     wait_for(
-        lambda: httpx.get(f"{gateway}/api/v1/backtests/{job_id}", timeout=10).json()["status"]
-        == "succeeded",
+        lambda: (
+            httpx.get(f"{gateway}/api/v1/backtests/{job_id}", timeout=10).json()["status"]
+            == "succeeded"
+        ),
         120,
         "the backtest submitted before the garbage to succeed",
     )

@@ -19,8 +19,8 @@ from typing import Any, Final
 
 from pydantic.json_schema import models_json_schema
 
-from sextant_common.channels import CHANNELS, DAY_MS, Channel
 from sextant_common import tracecontext
+from sextant_common.channels import CHANNELS, DAY_MS, Channel
 from sextant_common.events import DLQ_HEADER_PREFIX, DeadLetter
 from sextant_common.producer import EVENT_TYPE_HEADER, SCHEMA_VERSION_HEADER
 
