@@ -121,13 +121,16 @@ def ours(bootstrap: str, bars: list[Bar], data_dir: Path) -> float:
         started = asyncio.run(publish(bootstrap, bars))
         metrics = f"http://127.0.0.1:{ports.datasets}/metrics"
         deadline = started + 600
-        while written(metrics) < len(bars):  # cheap poll; DuckDB verifies the lake at the end
+        # Every 0.1 s: rendering /metrics runs on the consumer's event loop, and polling it every
+        # 20 ms cost the consumer a fifth of its speed. The clock can overshoot by 0.1 s (~4%),
+        # against us. DuckDB verifies the lake at the end.
+        while written(metrics) < len(bars):
             if time.perf_counter() > deadline:
                 raise RuntimeError(
                     f"only {written(metrics):.0f} of {len(bars)} bars durable after 600 s "
                     "(refused or dead-lettered? see the datasets /metrics)"
                 )
-            time.sleep(0.02)
+            time.sleep(0.1)
         elapsed = time.perf_counter() - started
         assert lake_counts(data_dir / "lake") == (len(bars), len(bars)), "lake is not exact"
         return elapsed
