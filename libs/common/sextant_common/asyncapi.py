@@ -34,6 +34,7 @@ ENCODING: Final = (
     "Values are UTF-8 JSON objects, one per record, with no schema-registry framing (no magic "
     "byte) and no envelope: the object is the event, valid against the message's payload schema. "
     "Timestamps are ISO 8601 strings in UTC; numbers are JSON numbers (never NaN or Infinity). "
+    "Record batches are LZ4-compressed (Kafka clients decompress them transparently). "
     "Keys are the UTF-8 bytes of a string named per channel (no JSON quotes). Partitions follow "
     "Kafka's default partitioner (murmur2 of the key), so one key stays ordered in one partition. "
     "Every record carries the headers its message declares (UTF-8 text values): the event type, "
