@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,7 +24,14 @@ from fastapi.testclient import TestClient
 from sextant_common import topics
 from sextant_common.bus import ensure_topics
 from sextant_common.durable_consumer import FlushPolicy
-from sextant_common.events import DLQ_HEADER_PREFIX, AssetClass, Bar, DeadLetter, Interval
+from sextant_common.events import (
+    DLQ_HEADER_PREFIX,
+    DLQ_RAW_MAX_BYTES,
+    AssetClass,
+    Bar,
+    DeadLetter,
+    Interval,
+)
 from sextant_common.settings import CommonSettings
 from sextant_datasets.admission import BarAdmission
 from sextant_datasets.app import build_app
@@ -208,3 +216,37 @@ def test_the_fetchers_dead_letters_keep_the_records_key(
         assert headers[DLQ_HEADER_PREFIX + "error"].startswith(b"acme/aggregates: ")
         assert got.letter.key == got.key
     assert orjson.loads(received[0].letter.raw) == {"h": 1.0}
+
+
+def test_a_record_too_big_for_a_dead_letter_is_cut_and_the_consumer_goes_on(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """The embedded broker takes a 3 MB record; its whole dead letter would not fit in a Kafka
+    request, so the consumer would fail on it forever. It is kept cut, with its size and hash."""
+    huge = b'{"instrument_id": "' + b"x" * 3_000_000 + b'"}'
+    good = spx(datetime(2020, 1, 2, tzinfo=UTC))
+    settings = DatasetsSettings(kafka_bootstrap=kafka_bootstrap, data_dir=tmp_path)
+
+    async def scenario() -> list[Received]:
+        await ensure_topics(CommonSettings(kafka_bootstrap=kafka_bootstrap))
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, max_request_size=8 << 20)
+        await producer.start()
+        try:
+            await producer.send_and_wait(topics.MD_BARS, huge, key=b"SPX", headers=HEADERS)
+            await producer.send_and_wait(topics.MD_BARS, good.to_bytes(), key=b"SPX")
+        finally:
+            await producer.stop()
+        async with bar_sink(kafka_bootstrap, settings.lake_dir):
+            received = await read_dlq(kafka_bootstrap, 1)
+            await asyncio.to_thread(
+                wait_for, lambda: LakeReader(settings.lake_dir).catalog(), 30, "the good bar"
+            )
+        return received
+
+    (got,) = asyncio.run(scenario())
+    letter = got.letter
+    assert letter.raw == huge[:DLQ_RAW_MAX_BYTES]
+    assert letter.raw_size == len(huge)
+    assert letter.raw_sha256 == hashlib.sha256(huge).hexdigest()
+    assert f"value cut to its first {DLQ_RAW_MAX_BYTES} of {len(huge)} bytes" in letter.error
+    assert letter.key == b"SPX" and letter.original_headers == HEADERS

@@ -3,6 +3,7 @@ normalized reasons, the ``/v1/dlq`` routes and the replay's headers and value ch
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from sextant_common import topics
 from sextant_common.events import DeadLetter
 from sextant_common.http_errors import install_error_handlers
 from sextant_datasets.api.routes import dlq
-from sextant_datasets.dlq.replay import ReplayRefused, check_value, replay_headers
+from sextant_datasets.dlq.replay import ReplayRefused, check_value, replay, replay_headers
 from sextant_datasets.dlq.store import (
     DeadLetterStore,
     UnknownLetter,
@@ -134,3 +135,16 @@ def test_a_value_its_topic_would_refuse_again_is_not_replayed() -> None:
     for force in (False, True):
         with pytest.raises(ReplayRefused, match=r"some\.undeclared\.v1 is not a declared topic"):
             check_value("some.undeclared.v1", b"anything", force=force)
+
+
+def test_a_letter_whose_value_was_cut_is_replayed_only_with_the_whole_value(
+    store: DeadLetterStore,
+) -> None:
+    letter = DeadLetter.for_record(
+        topic=topics.MD_BARS, partition=0, offset=9, consumer="c", error="e", raw=b"x" * 300_000
+    )
+    assert letter.raw_size == 300_000 and len(letter.raw) < 300_000
+    store.add([letter])
+    with pytest.raises(ReplayRefused, match=r"only the first 262144 of the value's 300000 bytes"):
+        # refused before anything is sent: no broker listens on port 1
+        asyncio.run(replay(store, "127.0.0.1:1", letter_id(letter)))

@@ -7,6 +7,7 @@ ids are strings. Models are frozen: an event never changes after it is built.
 from __future__ import annotations
 
 import base64
+import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -306,6 +307,13 @@ offset, consumer, error)."""
 
 _DLQ_ERROR_HEADER_CHARS: Final = 1000
 
+DLQ_RAW_MAX_BYTES: Final = 256 * 1024
+"""Most bytes of a record's value a dead letter carries: a larger value (a broker may accept
+records of many MB) is cut to its first 256 KiB, with its full size and SHA-256 kept, so the dead
+letter itself always fits in a Kafka request (1 MB by default)."""
+DLQ_HEADER_MAX_BYTES: Final = 16 * 1024
+"""Most bytes of one header value a dead letter carries (cut the same way)."""
+
 
 class DeadLetter(Event):
     """A record a consumer could not parse, validate or accept, with where it came from and why.
@@ -329,6 +337,11 @@ class DeadLetter(Event):
     key_b64: str | None = None
     headers: tuple[DeadLetterHeader, ...] = ()
     ts_failed: UtcDatetime
+    raw_size: int | None = None
+    """The original value's size in bytes when ``raw_b64`` holds only its first
+    :data:`DLQ_RAW_MAX_BYTES` (None: the value is whole)."""
+    raw_sha256: str | None = None
+    """SHA-256 (hex) of the whole original value, when it was cut."""
 
     @classmethod
     def for_record(
@@ -344,20 +357,26 @@ class DeadLetter(Event):
         headers: Sequence[tuple[str, bytes]] = (),
     ) -> DeadLetter:
         """Build a dead letter for a raw record (value, key, headers) that failed in
-        ``consumer``."""
+        ``consumer``. A value over :data:`DLQ_RAW_MAX_BYTES` (or a key or header value over
+        :data:`DLQ_HEADER_MAX_BYTES`) is cut, and the error says so."""
+        cut = len(raw) > DLQ_RAW_MAX_BYTES
+        if cut:
+            error = f"{error} (value cut to its first {DLQ_RAW_MAX_BYTES} of {len(raw)} bytes)"
         return cls(
             topic=topic,
             partition=partition,
             offset=offset,
             consumer=consumer,
             error=error[:4000],
-            raw_b64=base64.b64encode(raw).decode(),
-            key_b64=None if key is None else base64.b64encode(key).decode(),
+            raw_b64=base64.b64encode(raw[:DLQ_RAW_MAX_BYTES]).decode(),
+            key_b64=None if key is None else _b64(key[:DLQ_HEADER_MAX_BYTES]),
             headers=tuple(
-                DeadLetterHeader(name=name, value_b64=base64.b64encode(value or b"").decode())
+                DeadLetterHeader(name=name, value_b64=_b64((value or b"")[:DLQ_HEADER_MAX_BYTES]))
                 for name, value in headers
             ),
             ts_failed=datetime.now(UTC),
+            raw_size=len(raw) if cut else None,
+            raw_sha256=hashlib.sha256(raw).hexdigest() if cut else None,
         )
 
     @property
@@ -390,3 +409,7 @@ class DeadLetter(Event):
             *self.original_headers,
             *((DLQ_HEADER_PREFIX + name, text.encode()) for name, text in provenance.items()),
         ]
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()

@@ -76,6 +76,11 @@ async def replay(
     """
     stored = store.get(letter_id)
     letter = stored.letter
+    if value is None and letter.raw_size is not None:
+        raise ReplayRefused(
+            f"only the first {len(letter.raw)} of the value's {letter.raw_size} bytes were kept; "
+            "give the whole value (--value-file)"
+        )
     body = letter.raw if value is None else value
     check_value(letter.topic, body, force=force)
     async with EventProducer(bootstrap) as producer:
