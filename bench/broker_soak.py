@@ -67,13 +67,13 @@ import psutil
 import websockets
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.partitioner import murmur2
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sextant_common import topics
 from sextant_common.broker_launcher import free_port, start_broker
 from sextant_common.channels import CHANNELS
+from sextant_common.producer import partition_for
 
 TOPIC = "bench.soak.bars"
 WINDOW_S = 10.0
@@ -125,11 +125,6 @@ async def create_topic(bootstrap: str, partitions: int, retention_ms: int | None
         )
     finally:
         await admin.close()
-
-
-def partition_for(key: bytes, partitions: int) -> int:
-    """Kafka's default partitioner (murmur2), as the ingest publisher computes it."""
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 async def soak(
