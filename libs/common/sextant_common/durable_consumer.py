@@ -215,13 +215,7 @@ class DurableConsumer(Generic[C]):
 
     async def _send_dead_letters(self, dead: list[DeadLetter]) -> None:
         assert self._producer is not None
-        await self._producer.publish(dead)
-        for letter in dead:
-            DEAD_LETTERS.labels(letter.topic).inc()
-            log.warning(
-                "dead-lettered record",
-                extra={"topic": letter.topic, "offset": letter.offset, "error": letter.error[:300]},
-            )
+        await send_dead_letters(self._producer, dead)
 
 
 class _FlushOnRevoke(ConsumerRebalanceListener):
@@ -249,3 +243,14 @@ def dead_letter(record: Record, consumer: str, error: str) -> DeadLetter:
         key=record.key,
         headers=list(record.headers or ()),
     )
+
+
+async def send_dead_letters(producer: EventProducer, letters: list[DeadLetter]) -> None:
+    """Publish ``letters`` to ``dlq.v1`` and wait for the acks; count and log each."""
+    await producer.publish(letters)
+    for letter in letters:
+        DEAD_LETTERS.labels(letter.topic).inc()
+        log.warning(
+            "dead-lettered record",
+            extra={"topic": letter.topic, "offset": letter.offset, "error": letter.error[:300]},
+        )

@@ -16,15 +16,12 @@ latency (``bench/ws_fanout.py``) was measured on this loop.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 from aiokafka import AIOKafkaConsumer
 
-from sextant_common.durable_consumer import DEAD_LETTERS, Record, dead_letter
+from sextant_common.durable_consumer import Record, dead_letter, send_dead_letters
 from sextant_common.producer import EventProducer
-
-log = logging.getLogger(__name__)
 
 Refusals = Sequence[tuple[Record, str]]
 Handler = Callable[[list[Record]], Awaitable[Refusals]]
@@ -79,10 +76,4 @@ class TailConsumer:
 
     async def _dead_letter(self, producer: EventProducer, refused: Refusals) -> None:
         letters = [dead_letter(record, self._name, reason) for record, reason in refused]
-        await producer.publish(letters)
-        for letter in letters:
-            DEAD_LETTERS.labels(letter.topic).inc()
-            log.warning(
-                "dead-lettered record",
-                extra={"topic": letter.topic, "offset": letter.offset, "error": letter.error[:300]},
-            )
+        await send_dead_letters(producer, letters)

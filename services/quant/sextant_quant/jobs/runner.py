@@ -33,7 +33,7 @@ from prometheus_client import Counter
 from pydantic import ValidationError
 
 from sextant_common import topics, tracecontext
-from sextant_common.durable_consumer import DEAD_LETTERS, dead_letter
+from sextant_common.durable_consumer import dead_letter, send_dead_letters
 from sextant_common.events import Event, JobEvent, JobRequest, JobStatus
 from sextant_common.producer import EventProducer
 from sextant_quant.jobs.store import JobStore
@@ -304,11 +304,9 @@ class JobRunner:
 
     async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], reason: str) -> None:
         """Send a request the runner cannot run to ``dlq.v1`` (before its offset is committed)."""
-        await self._send(dead_letter(record, self._group_id, reason))
-        DEAD_LETTERS.labels(record.topic).inc()
-        log.warning(
-            "job request dead-lettered", extra={"offset": record.offset, "error": reason[:300]}
-        )
+        if self._producer is None:
+            raise RuntimeError("job runner not started")
+        await send_dead_letters(self._producer, [dead_letter(record, self._group_id, reason)])
 
     @staticmethod
     def _event(
