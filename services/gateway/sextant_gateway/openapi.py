@@ -81,6 +81,10 @@ MOUNTS: tuple[Mount, ...] = (
     Mount("quant", "/v1/regimes", "/api/v1/quant/regimes"),
     Mount("quant", "/v1/options", "/api/v1/quant/options"),
     Mount("quant", "/v1/risk", "/api/v1/quant/risk"),
+    Mount("quant", "/v1/screener", "/api/v1/quant/screener"),
+    Mount("quant", "/v1/correlations", "/api/v1/quant/correlations"),
+    Mount("quant", "/v1/indicators", "/api/v1/quant/indicators"),
+    Mount("quant", "/v1/analytics", "/api/v1/quant/analytics"),
     Mount("ingest", "/v1/providers", "/api/v1/providers"),
     Mount("ingest", "/v1/fetch", "/api/v1/fetch"),
 )
