@@ -26,6 +26,7 @@ from typing import Any, Final
 from sextant_common import topics
 from sextant_common.events import (
     AltSignal,
+    Analytics,
     Bar,
     DeadLetter,
     Event,
@@ -34,6 +35,7 @@ from sextant_common.events import (
     JobRequest,
     MacroObservation,
     NewsItem,
+    OptionQuote,
 )
 from sextant_common.settings import CommonSettings
 
@@ -89,7 +91,7 @@ CHANNELS: Final[tuple[Channel, ...]] = (
         # The lake is the durable store; the bus only has to cover a consumer restart.
         retention_ms=7 * DAY_MS,
         producers=("ingest",),
-        consumers=("datasets", "gateway"),
+        consumers=("datasets", "gateway", "quant"),
         summary="Normalized OHLCV bars, live and backfilled; corrections carry a higher revision.",
     ),
     Channel(
@@ -135,6 +137,31 @@ CHANNELS: Final[tuple[Channel, ...]] = (
         producers=("ingest",),
         consumers=("datasets",),
         summary="Alternative-data readings (e.g. sentiment) normalized to 0..1.",
+    ),
+    Channel(
+        topic=topics.MD_OPTIONS,
+        model=OptionQuote,
+        key="the underlying's instrument id, so one chain snapshot stays ordered",
+        key_field="underlying",
+        partitions=1,
+        retention_ms=7 * DAY_MS,
+        producers=("ingest",),
+        consumers=("datasets",),
+        summary="Option chain snapshots: one quote per contract (bid/ask, volume, open interest).",
+    ),
+    Channel(
+        topic=topics.QUANT_ANALYTICS,
+        model=Analytics,
+        key="the instrument id, like its bars",
+        key_field="instrument_id",
+        partitions=CommonSettings.model_fields["bars_partitions"].default,
+        partitions_setting="bars_partitions",
+        # Live figures: a consumer that was away recomputes from the lake instead of replaying.
+        retention_ms=DAY_MS,
+        producers=("quant",),
+        consumers=("gateway",),
+        summary="Live analytics per bar: EWMA volatility, filtered regime probabilities, rolling "
+        "beta, 1-day VaR.",
     ),
     Channel(
         topic=topics.JOBS_REQUESTS,

@@ -9,9 +9,9 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar, Final
+from typing import Annotated, Any, ClassVar, Final, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
@@ -235,6 +235,92 @@ class AltSignal(Event):
     def key(self) -> bytes:
         """Kafka key: the subject."""
         return self.subject.encode()
+
+
+class OptionRight(StrEnum):
+    """Call or put."""
+
+    CALL = "call"
+    PUT = "put"
+
+
+class OptionQuote(Event):
+    """One option contract's quote in a chain snapshot (all contracts of one snapshot share
+    ``ts_event``). Prices are per unit of the underlying (one contract covers ``multiplier``
+    units); ``implied_vol`` is the provider's own figure (annualized, decimal), if it gives one."""
+
+    TOPIC: ClassVar[str] = topics.MD_OPTIONS
+
+    contract: str = Field(
+        min_length=1, max_length=64, description="OCC-style id, e.g. O:SPY251219C00650000"
+    )
+    underlying: str = Field(pattern=INSTRUMENT_ID_PATTERN)
+    expiry: date
+    strike: float = Field(gt=0, allow_inf_nan=False)
+    right: OptionRight
+    style: Literal["american", "european"] = "american"
+    multiplier: float = Field(100.0, gt=0, allow_inf_nan=False)
+    ts_event: UtcDatetime = Field(description="when the quote was taken (snapshot time)")
+    bid: float | None = Field(None, ge=0, allow_inf_nan=False)
+    ask: float | None = Field(None, ge=0, allow_inf_nan=False)
+    last: float | None = Field(None, ge=0, allow_inf_nan=False)
+    volume: float | None = Field(None, ge=0, allow_inf_nan=False)
+    open_interest: float | None = Field(None, ge=0, allow_inf_nan=False)
+    implied_vol: float | None = Field(None, gt=0, allow_inf_nan=False)
+    underlying_price: float | None = Field(None, gt=0, allow_inf_nan=False)
+    source: str = Field(min_length=1, max_length=32)
+    ts_known: UtcDatetime
+
+    @model_validator(mode="after")
+    def _check_quote(self) -> OptionQuote:
+        if self.bid is not None and self.ask is not None and self.bid > self.ask:
+            raise ValueError(f"bid {self.bid} is above ask {self.ask}")
+        return self
+
+    @property
+    def key(self) -> bytes:
+        """Kafka key: the underlying, so one chain stays in one partition, in order."""
+        return self.underlying.encode()
+
+
+class Analytics(Event):
+    """Live analytics of one instrument, updated by the quant service on each of its bars.
+
+    A figure that cannot be computed yet is None and ``pending`` says why (e.g. too few bars
+    for the regime model, no benchmark bar on that date)."""
+
+    TOPIC: ClassVar[str] = topics.QUANT_ANALYTICS
+
+    instrument_id: str = Field(pattern=INSTRUMENT_ID_PATTERN)
+    interval: Interval
+    ts_event: UtcDatetime = Field(description="start of the bar these figures include")
+    close: float = Field(gt=0, allow_inf_nan=False)
+    bar_revision: int = Field(0, ge=0)
+    source: str = Field(min_length=1, max_length=32, description="the bar's source")
+    ewma_vol: float | None = Field(
+        None, ge=0, allow_inf_nan=False, description="EWMA volatility, annualized, decimal"
+    )
+    ewma_lambda: float = Field(gt=0, lt=1, description="EWMA decay per bar (RiskMetrics 0.94)")
+    var_1d: float | None = Field(
+        None, ge=0, allow_inf_nan=False, description="1-day VaR, a loss as a fraction of value"
+    )
+    var_confidence: float = Field(gt=0, lt=1)
+    beta: float | None = Field(None, allow_inf_nan=False, description="rolling beta")
+    benchmark: str | None = Field(None, description="instrument id of the beta's benchmark")
+    beta_window: int = Field(ge=2, description="bars in the rolling beta window")
+    regime: str | None = Field(None, description="most probable filtered regime label")
+    regime_probabilities: dict[str, float] | None = Field(
+        None, description="filtered P(regime | bars up to ts_event), by label"
+    )
+    pending: dict[str, str] = Field(
+        default_factory=dict, description="figure name -> why it is None"
+    )
+    ts_computed: UtcDatetime
+
+    @property
+    def key(self) -> bytes:
+        """Kafka key: the instrument id, like its bars."""
+        return self.instrument_id.encode()
 
 
 class JobStatus(StrEnum):
