@@ -148,14 +148,20 @@ class MarketData:
         return frame[symbols] if len(unique) != len(symbols) else frame
 
     async def ohlcv(
-        self, symbol: str, start: str | None = None, end: str | None = None
+        self,
+        symbol: str,
+        start: str | None = None,
+        end: str | None = None,
+        *,
+        interval: str = "1d",
     ) -> pd.DataFrame:
-        """Daily open/high/low/close/volume of ``symbol`` indexed by date (naive, UTC).
+        """Open/high/low/close/volume of ``symbol`` (daily unless ``interval`` says otherwise)
+        indexed by bar start (naive, UTC).
 
         Revalidated with the datasets service's ``ETag``: unchanged history is not re-read."""
-        params = {"symbol": symbol, "interval": "1d"}
+        params = {"symbol": symbol, "interval": interval}
         params.update({k: v for k, v in (("start", start), ("end", end)) if v})
-        key = (symbol, start, end)
+        key = (symbol, start, end, interval)
         cached = self._frames.get(key, None)
         revalidate = {"If-None-Match": cached[0]} if cached is not None else None
         response = await self._get("/v1/bars", params, f"symbol {symbol}", revalidate)
