@@ -7,7 +7,8 @@ first are preceded by a title such as " Annual Factors: January-December "; the 
 a copyright line. Missing values are written -99.99 or -999.
 
 Fetching the files is the ingest service's job; this module only parses bytes. It also loads the
-monthly Fama-French 3 factors that ship offline inside the ``arch`` package.
+monthly factor files that ship offline: Fama-French 3 inside ``arch``, Fama-French 3 with momentum
+inside ``linearmodels``, and Fama-French 5 in this package's ``data`` folder (see its README).
 """
 
 from __future__ import annotations
@@ -16,11 +17,14 @@ import io
 import re
 import zipfile
 from dataclasses import dataclass, field
+from importlib import resources
 
 import numpy as np
 import pandas as pd
 
 MISSING_MARKERS = (-99.99, -999.0)
+FF5_FILE = "F-F_Research_Data_5_Factors_2x3.CSV"
+"""Kenneth French's monthly five-factor file (CRSP 202101 vintage), shipped in ``data/``."""
 _DATE_KEY = re.compile(r"^\d{4}(\d{2}(\d{2})?)?$")
 
 
@@ -146,6 +150,32 @@ def load_shipped_ff3_monthly() -> pd.DataFrame:
     )
     frame = pd.DataFrame(raw.to_numpy(dtype=float) / 100.0, index=index, columns=raw.columns)
     frame.attrs["title"] = "Fama/French 3 Factors, monthly (arch.data.frenchdata)"
+    return frame
+
+
+def load_shipped_ff5_monthly() -> pd.DataFrame:
+    """Monthly Fama-French 5 factors (2x3) shipped in this package (``data/``, CRSP 202101
+    vintage): columns Mkt-RF, SMB, HML, RMW, CMA, RF as fractions, indexed by month-end date,
+    1963-07..2021-01."""
+    text = resources.files(__package__).joinpath("data", FF5_FILE).read_text(encoding="ascii")
+    frame = parse_french_csv(text)["monthly"]
+    frame.attrs["title"] = f"Fama/French 5 Factors (2x3), monthly ({FF5_FILE})"
+    return frame
+
+
+def load_shipped_carhart_monthly() -> pd.DataFrame:
+    """Monthly Fama-French 3 factors and momentum shipped offline with ``linearmodels``
+    (``linearmodels.datasets.french``): columns Mkt-RF, SMB, HML, Mom, RF as fractions, indexed
+    by month-end date, 1949-01..2017-03."""
+    from linearmodels.datasets import french
+
+    raw = french.load()
+    index = pd.DatetimeIndex(raw["dates"], name="date") + pd.offsets.MonthEnd(0)
+    columns = {"MktRF": "Mkt-RF", "SMB": "SMB", "HML": "HML", "Mom": "Mom", "RF": "RF"}
+    frame = pd.DataFrame(
+        raw[list(columns)].to_numpy(dtype=float), index=index, columns=list(columns.values())
+    )
+    frame.attrs["title"] = "Fama/French 3 Factors and Momentum, monthly (linearmodels)"
     return frame
 
 

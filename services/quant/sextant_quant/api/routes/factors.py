@@ -1,8 +1,11 @@
-"""``GET /v1/factors``: Fama-French exposures of one instrument."""
+"""``GET /v1/factors``: factor exposures of one instrument (Fama-French 3 and 5, Carhart 4) on the
+shipped monthly factor data, their rolling exposures and return attribution; and
+``POST /v1/factors/portfolio``: exposures of a weighted portfolio."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Sequence
+from typing import Annotated
 
 import numpy as np
 import pandas as pd
@@ -10,7 +13,8 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sextant_common.events import INSTRUMENT_ID_PATTERN, InstrumentId
-from sextant_common.timeparse import BoundText
+from sextant_common.http_errors import bound_or_422, field_error
+from sextant_common.timeparse import EARLIEST, BoundText
 from sextant_quant.api.deps import (
     MARKET_DATA_ERRORS,
     MarketDataDep,
@@ -18,24 +22,35 @@ from sextant_quant.api.deps import (
     closes_or_http_error,
     compute_or_422,
 )
-from sextant_quant.factors import FactorFit, FamaFrench3, load_shipped_ff3_monthly
+from sextant_quant.factors import Attribution, FactorData, FactorFit, ShippedModel, factor_data
+from sextant_quant.factors.models import INTERCEPT
 
 router = APIRouter(tags=["factors"])
 
-FACTOR_SOURCE = "Kenneth French data library, monthly FF3 shipped in arch.data.frenchdata"
+MODEL_DESCRIPTION = (
+    "ff3: Fama-French 3 (Mkt-RF, SMB, HML; data 1926-07..2018-11); ff5: Fama-French 5 (adds "
+    "RMW, CMA; data 1963-07..2021-01); carhart: Carhart 4 (FF3 + Mom; data 1949-01..2017-03)"
+)
+FREQUENCY = "monthly"
+PERIODS_PER_YEAR = 12.0
 
 
 class FactorParams(BaseModel):
-    """Query of a factor regression."""
+    """Query of a factor regression: month-end returns of ``symbol`` between ``start`` and
+    ``end`` (each must lie inside the model's factor data) minus the risk-free rate."""
 
     model_config = ConfigDict(extra="forbid")
 
     symbol: str = Field(pattern=INSTRUMENT_ID_PATTERN)
-    model: Literal["ff3"] = Field(
-        "ff3", description="ff3 (shipped monthly data); ff5/carhart need the French provider"
-    )
+    model: ShippedModel = Field("ff3", description=MODEL_DESCRIPTION)
     start: BoundText | None = None
     end: BoundText | None = None
+
+
+class RollingParams(FactorParams):
+    """Query of rolling exposures: one regression per window of ``window`` months."""
+
+    window: int = Field(36, ge=1, le=1200, description="months per regression window (at least 24)")
 
 
 class Coefficient(BaseModel):
@@ -48,12 +63,36 @@ class Coefficient(BaseModel):
     p_value: float
 
 
-class FactorExposurePublic(BaseModel):
-    """A time-series regression of monthly excess returns on the model's factors."""
+class FactorDataPublic(BaseModel):
+    """The factor returns a model was fitted on: their source and the months they cover."""
+
+    source: str
+    start: str = Field(description="first day of the factor data's first month")
+    end: str = Field(description="last day of the factor data's last month")
+
+    @classmethod
+    def of(cls, data: FactorData) -> FactorDataPublic:
+        """The public description of shipped factor data."""
+        return cls(
+            source=data.source,
+            start=f"{data.first_month_start:%Y-%m-%d}",
+            end=f"{data.last_month_end:%Y-%m-%d}",
+        )
+
+
+class FactorAnswer(BaseModel):
+    """What every factor answer says about its inputs."""
 
     symbol: str
     model: str
-    frequency: str
+    frequency: str = Field(FREQUENCY, description="sampling of the regressions")
+    factor_data: FactorDataPublic
+
+
+class FactorExposurePublic(FactorAnswer):
+    """A time-series regression of monthly excess returns on the model's factors; alpha and
+    residual volatility are annualized fractions (x12 and x sqrt 12)."""
+
     start: str
     end: str
     n_obs: int
@@ -63,7 +102,32 @@ class FactorExposurePublic(BaseModel):
     residual_vol_annualized: float
     hac_lags: int
     coefficients: list[Coefficient]
-    factor_source: str
+
+
+class RollingExposuresPublic(FactorAnswer):
+    """Alpha, betas and R² of every full ``window``-month regression, dated by its last month."""
+
+    window: int
+    dates: list[str]
+    alpha_annualized: list[float] = Field(description="alpha x 12, fraction per year")
+    betas: dict[str, list[float]]
+    r_squared: list[float]
+
+
+class AttributionPublic(FactorAnswer):
+    """The monthly excess return split into beta x factor return per factor, alpha and the
+    residual (fractions per month), with the coefficients of one regression over the window.
+    ``cumulative`` holds running arithmetic sums (not compounded); its last values are the
+    window's totals, and per month the components add up to ``excess_return``."""
+
+    start: str
+    end: str
+    n_obs: int
+    coefficients: dict[str, float] = Field(description="alpha (per month) and the betas")
+    dates: list[str]
+    components: list[str]
+    per_period: dict[str, list[float]]
+    cumulative: dict[str, list[float]]
 
 
 def monthly_returns(closes: pd.Series | pd.DataFrame) -> pd.Series | pd.DataFrame:
@@ -71,15 +135,56 @@ def monthly_returns(closes: pd.Series | pd.DataFrame) -> pd.Series | pd.DataFram
     return closes.resample("ME").last().pct_change().dropna()
 
 
-def _public(fit: FactorFit, label: str, model: str) -> FactorExposurePublic:
+def require_coverage(
+    data: FactorData, start: str | None, end: str | None, location: str = "query"
+) -> None:
+    """A 422 naming ``start`` or ``end`` when the asked window reaches outside the months the
+    model's factor data covers."""
+    if start is not None:
+        asked = bound_or_422(start, "start", EARLIEST, location=location)
+        if asked.date() < data.first_month_start.date():
+            raise field_error(
+                "start",
+                f"start={start} is before the {data.model.name} factor data ({data.span}, "
+                f"{data.source}); ask from {data.first_month_start:%Y-%m-%d} on",
+                location=location,
+            )
+    if end is not None:
+        asked = bound_or_422(end, "end", EARLIEST, end_of_day=True, location=location)
+        if asked.date() > data.last_month_end.date():
+            raise field_error(
+                "end",
+                f"end={end} is after the {data.model.name} factor data ({data.span}, "
+                f"{data.source}); ask up to {data.last_month_end:%Y-%m-%d}",
+                location=location,
+            )
+
+
+async def _sample(market: MarketDataDep, params: FactorParams) -> tuple[pd.Series, FactorData]:
+    data = factor_data(params.model)
+    require_coverage(data, params.start, params.end)
+    closes = await closes_or_http_error(market, params.symbol, params.start, params.end)
+    return monthly_returns(closes), data
+
+
+def _dates(index: pd.Index) -> list[str]:
+    return [d.strftime("%Y-%m-%d") for d in index]
+
+
+def _floats(values: Sequence[float] | np.ndarray | pd.Series) -> list[float]:
+    return [float(v) for v in values]
+
+
+def _public(fit: FactorFit, label: str, model: str, data: FactorData) -> FactorExposurePublic:
     table = fit.summary()
     asset = fit.assets[0]
+    dates = _dates(fit.residuals.index)
     return FactorExposurePublic(
         symbol=label,
         model=model,
-        frequency="monthly",
-        start=fit.residuals.index[0].strftime("%Y-%m-%d"),
-        end=fit.residuals.index[-1].strftime("%Y-%m-%d"),
+        factor_data=FactorDataPublic.of(data),
+        start=dates[0],
+        end=dates[-1],
         n_obs=int(fit.n_obs),
         r_squared=float(fit.r_squared[asset]),
         adj_r_squared=float(fit.adj_r_squared[asset]),
@@ -96,7 +201,6 @@ def _public(fit: FactorFit, label: str, model: str) -> FactorExposurePublic:
             )
             for name, row in table.iterrows()
         ],
-        factor_source=FACTOR_SOURCE,
     )
 
 
@@ -104,14 +208,69 @@ def _public(fit: FactorFit, label: str, model: str) -> FactorExposurePublic:
 async def factor_exposure(
     market: MarketDataDep, params: Annotated[FactorParams, Query()]
 ) -> FactorExposurePublic:
-    """Regress the symbol's monthly excess returns on Fama-French 3 factors (HAC t-stats)."""
-    closes = await closes_or_http_error(market, params.symbol, params.start, params.end)
-    returns = monthly_returns(closes)
-    factors = load_shipped_ff3_monthly()
+    """Regress the symbol's monthly excess returns on the model's factors (Newey-West t-stats)."""
+    returns, data = await _sample(market, params)
     fit = await compute_or_422(
-        lambda: FamaFrench3().fit(returns, factors, risk_free="RF"), "symbol"
+        lambda: data.model().fit(returns, data.returns, risk_free="RF"), "symbol"
     )
-    return _public(fit, params.symbol, params.model)
+    return _public(fit, params.symbol, params.model, data)
+
+
+@router.get("/v1/factors/rolling", responses=MARKET_DATA_ERRORS)
+async def rolling_factor_exposure(
+    market: MarketDataDep, params: Annotated[RollingParams, Query()]
+) -> RollingExposuresPublic:
+    """Exposures over every full window of ``window`` months (for a factor chart over time)."""
+    returns, data = await _sample(market, params)
+    rolling = await compute_or_422(
+        lambda: data.model().rolling_exposures(
+            returns, data.returns, window=params.window, risk_free="RF"
+        ),
+        "window",
+    )
+    return RollingExposuresPublic(
+        symbol=params.symbol,
+        model=params.model,
+        factor_data=FactorDataPublic.of(data),
+        window=params.window,
+        dates=_dates(rolling.index),
+        alpha_annualized=_floats(rolling[INTERCEPT] * PERIODS_PER_YEAR),
+        betas={f: _floats(rolling[f]) for f in data.model.default_factors},
+        r_squared=_floats(rolling["r_squared"]),
+    )
+
+
+def _attribute(data: FactorData, returns: pd.Series) -> tuple[FactorFit, Attribution]:
+    model = data.model()
+    fit = model.fit(returns, data.returns, risk_free="RF")
+    return fit, model.attribute(returns, data.returns, fit=fit, risk_free="RF")
+
+
+@router.get("/v1/factors/attribution", responses=MARKET_DATA_ERRORS)
+async def factor_attribution(
+    market: MarketDataDep, params: Annotated[FactorParams, Query()]
+) -> AttributionPublic:
+    """Split the symbol's monthly excess returns into factor contributions, alpha and residual,
+    per month and cumulative, with betas fitted over the same months."""
+    returns, data = await _sample(market, params)
+    fit, attribution = await compute_or_422(lambda: _attribute(data, returns), "symbol")
+    by_period = attribution.by_period.rename(columns={"total": "excess_return"})
+    components = [*fit.factors, INTERCEPT, "residual"]
+    cumulative = by_period.cumsum()
+    dates = _dates(by_period.index)
+    return AttributionPublic(
+        symbol=params.symbol,
+        model=params.model,
+        factor_data=FactorDataPublic.of(data),
+        start=dates[0],
+        end=dates[-1],
+        n_obs=attribution.n_obs,
+        coefficients={str(k): float(v) for k, v in fit.coefficients.iloc[0].items()},
+        dates=dates,
+        components=components,
+        per_period={c: _floats(by_period[c]) for c in by_period.columns},
+        cumulative={c: _floats(cumulative[c]) for c in cumulative.columns},
+    )
 
 
 class PortfolioFactorCreate(BaseModel):
@@ -123,7 +282,7 @@ class PortfolioFactorCreate(BaseModel):
     weights: list[Annotated[float, Field(allow_inf_nan=False)]] = Field(
         min_length=1, max_length=500
     )
-    model: Literal["ff3"] = "ff3"
+    model: ShippedModel = Field("ff3", description=MODEL_DESCRIPTION)
     start: BoundText | None = None
     end: BoundText | None = None
 
@@ -148,17 +307,19 @@ class PortfolioExposurePublic(BaseModel):
 async def portfolio_factor_exposure(
     market: MarketDataDep, body: PortfolioFactorCreate
 ) -> PortfolioExposurePublic:
-    """Fama-French 3 exposures of a weighted portfolio (monthly, HAC t-stats)."""
+    """Factor exposures of a weighted portfolio (monthly, Newey-West t-stats)."""
+    data = factor_data(body.model)
+    require_coverage(data, body.start, body.end, location="body")
     closes = await closes_frame_or_http_error(market, body.symbols, body.start, body.end)
     weights = pd.Series(body.weights, index=body.symbols)
     exposures = await compute_or_422(
-        lambda: FamaFrench3().portfolio_exposures(
-            weights, monthly_returns(closes), load_shipped_ff3_monthly(), risk_free="RF"
+        lambda: data.model().portfolio_exposures(
+            weights, monthly_returns(closes), data.returns, risk_free="RF"
         ),
         "symbols",
         location="body",
     )
     return PortfolioExposurePublic(
         from_weights={str(k): float(v) for k, v in exposures.from_weights.items()},
-        regression=_public(exposures.from_returns, "portfolio", body.model),
+        regression=_public(exposures.from_returns, "portfolio", body.model, data),
     )
