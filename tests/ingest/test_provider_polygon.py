@@ -51,7 +51,7 @@ def test_provider_info() -> None:
     assert polygon.PROVIDER.credentials == ("SEXTANT_POLYGON_API_KEY",)
     assert polygon.PROVIDER.rate_limit.requests == 5
     assert polygon.PROVIDER.rate_limit.per_seconds == 60
-    assert (PolygonAggregatesFetcher,) == polygon.FETCHERS
+    assert polygon.FETCHERS[0] is PolygonAggregatesFetcher
     assert PolygonAggregatesFetcher.dataset == "aggregates"
 
 

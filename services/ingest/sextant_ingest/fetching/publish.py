@@ -22,6 +22,7 @@ from sextant_common.events import (
     Fundamental,
     MacroObservation,
     NewsItem,
+    OptionQuote,
 )
 from sextant_common.producer import EventProducer
 from sextant_common.settings import CommonSettings
@@ -33,6 +34,7 @@ MODEL_OF_KIND: dict[DataKind, type[Event]] = {
     DataKind.MACRO: MacroObservation,
     DataKind.NEWS: NewsItem,
     DataKind.SENTIMENT: AltSignal,
+    DataKind.OPTIONS: OptionQuote,
 }
 """The standard event (and so the topic) of each data kind."""
 

@@ -39,6 +39,7 @@ class DataKind(StrEnum):
     MACRO = "macro"
     NEWS = "news"
     SENTIMENT = "sentiment"
+    OPTIONS = "options"
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Polygon.io (rebranded Massive in 2025; ``api.polygon.io`` still serves) aggregate bars.
+"""Polygon.io (rebranded Massive in 2025; ``api.polygon.io`` still serves): aggregate bars and
+option chain snapshots.
 
 Dataset ``aggregates``: ``GET /v2/aggs/ticker/{ticker}/range/{multiplier}/{timespan}/{from}/{to}
 ?adjusted=true&sort=asc&limit=50000``, one page of up to ``limit`` bars plus ``next_url`` when
@@ -24,26 +25,46 @@ response arrived (Polygon includes today's unfinished bar). ``ts_known`` is that
 ``volume`` is shares (or contracts, or base-currency units; FX volume is a tick count).
 A response with no bar at all raises :class:`NoData`; a bar that fails validation (a null price,
 high below low) becomes a :class:`Reject` and the rest of the page is kept.
+
+Dataset ``option_chain`` (:class:`PolygonOptionChainQuery`: ``underlying``, ``asset_class``
+``index`` for index options, optional ``expiry``): ``GET /v3/snapshot/options/{ticker}?limit=250``
+(``expiration_date`` when an expiry is given), paged by ``next_url`` like the aggregates. Each
+result becomes an :class:`OptionQuote`: ``details.ticker`` (``O:`` + OCC symbol; the contract id
+is the OCC symbol, Sextant's option id), ``details.contract_type``/``expiration_date``/
+``strike_price``/``exercise_style``/``shares_per_contract``, ``last_quote.bid``/``ask`` (None
+when Polygon has no quote), ``last_trade.price`` (else ``day.close``) as ``last``, ``day.volume``,
+``open_interest``, ``implied_volatility`` (Polygon's, annualized fraction; 0 means none) and
+``underlying_asset.price``. Polygon's own ``greeks`` are not kept: the quant service computes
+Greeks from the quotes. ``ts_event`` and ``ts_known`` are both the time the last page arrived
+(the snapshot time). A row without ``details``, with a ticker that is not an option's, or with
+a field the quote refuses (bid above ask, a strike <= 0) becomes a :class:`Reject`.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from sextant_common.events import AssetClass, Bar, Interval
+from sextant_common.events import AssetClass, Bar, Interval, OptionQuote
 from sextant_common.timeparse import UtcBound, UtcEndBound
-from sextant_ingest.providers._common import KeyedFetcher, bar_or_reject, collect
+from sextant_ingest.providers._common import (
+    KeyedFetcher,
+    bar_or_reject,
+    collect,
+    validation_reason,
+)
 from sextant_ingest.providers.errors import MalformedResponse, NoData
 from sextant_ingest.providers.fetcher import (
     DataKind,
     Fetcher,
     ProviderInfo,
+    Q,
+    R,
     RateLimit,
     Reject,
     Transformed,
@@ -55,7 +76,7 @@ API_KEY_VARIABLE = "SEXTANT_POLYGON_API_KEY"
 PROVIDER = ProviderInfo(
     name="polygon",
     base_url="https://api.polygon.io",
-    kinds=frozenset({DataKind.BARS}),
+    kinds=frozenset({DataKind.BARS, DataKind.OPTIONS}),
     rate_limit=RateLimit(requests=5, per_seconds=60.0),  # the free ("Basic") plan
     asset_classes=frozenset(
         {
@@ -184,24 +205,33 @@ def from_polygon_ticker(ticker: str) -> tuple[str, AssetClass]:
     raise ValueError(f"unknown Polygon ticker {ticker!r}")
 
 
-class PolygonAggregatesFetcher(KeyedFetcher[PolygonAggregatesQuery, Bar]):
+class PolygonKeyedFetcher(KeyedFetcher[Q, R]):
+    """A Polygon dataset: the key travels as ``Authorization: Bearer``."""
+
+    provider = PROVIDER
+    api_key_variable = API_KEY_VARIABLE
+
+    def _headers(self) -> dict[str, str]:
+        """The auth header; MissingCredentials (naming the variable) without a key."""
+        return {"Authorization": f"Bearer {self._api_key()}"}
+
+
+class PolygonAggregatesFetcher(PolygonKeyedFetcher[PolygonAggregatesQuery, Bar]):
     """Custom aggregate bars (``/v2/aggs``) of one ticker, all pages.
 
     Built as ``PolygonAggregatesFetcher(credentials=None, *, clock=utc_now)``; ``params`` are
     validated by :class:`PolygonAggregatesQuery`.
     """
 
-    provider = PROVIDER
     kind = DataKind.BARS
     dataset = "aggregates"
     query_model = PolygonAggregatesQuery
-    api_key_variable = API_KEY_VARIABLE
 
     async def aextract_data(
         self, query: PolygonAggregatesQuery, http: ProviderHttp
     ) -> PolygonPages:
         """Every page of the aggregates of ``query``; NoData when none holds a bar."""
-        headers = {"Authorization": f"Bearer {self._api_key()}"}
+        headers = self._headers()
         multiplier, timespan = _TIMESPANS[query.interval]
         if query.interval is Interval.D1:
             first: str = query.start.astimezone(UTC).date().isoformat()
@@ -214,19 +244,7 @@ class PolygonAggregatesFetcher(KeyedFetcher[PolygonAggregatesQuery, Bar]):
             "sort": "asc",
             "limit": query.limit,
         }
-        pages: list[Any] = []
-        seen: set[str] = set()
-        while True:
-            page = await http.get_json(path, params=params, headers=headers)
-            _results(page)  # the envelope is checked now, so a bad page stops the paging
-            pages.append(page)
-            next_url = page.get("next_url")
-            if not next_url:
-                break
-            path, params = _relative(next_url), None
-            if path in seen or len(pages) >= _MAX_PAGES:
-                raise MalformedResponse(PROVIDER.name, f"next_url does not advance: {path[:80]}")
-            seen.add(path)
+        pages = await _all_pages(http, path, params, headers)
         if not any(_results(p) for p in pages):
             raise NoData(
                 PROVIDER.name,
@@ -266,6 +284,127 @@ class PolygonAggregatesFetcher(KeyedFetcher[PolygonAggregatesQuery, Bar]):
         )
 
 
+class PolygonOptionChainQuery(BaseModel):
+    """Every listed contract of one underlying (optionally one expiry), one snapshot."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    underlying: str = Field(min_length=1, max_length=64, description="Sextant id, e.g. SPY, SPX")
+    asset_class: AssetClass = AssetClass.EQUITY
+    """``index`` for index options (SPX -> I:SPX)."""
+    expiry: date | None = None
+    limit: int = Field(250, ge=1, le=250)
+
+    @model_validator(mode="after")
+    def _check(self) -> PolygonOptionChainQuery:
+        if self.asset_class not in (AssetClass.EQUITY, AssetClass.ETF, AssetClass.INDEX):
+            raise ValueError(f"asset_class: no option chains for {self.asset_class.value}")
+        to_polygon_ticker(self.underlying, self.asset_class)  # raises if unmappable
+        return self
+
+    @property
+    def ticker(self) -> str:
+        """Polygon's ticker of the underlying."""
+        return to_polygon_ticker(self.underlying, self.asset_class)
+
+
+class PolygonOptionChainFetcher(PolygonKeyedFetcher[PolygonOptionChainQuery, OptionQuote]):
+    """The option chain snapshot (``/v3/snapshot/options``) of one underlying, all pages.
+
+    Built as ``PolygonOptionChainFetcher(credentials=None, *, clock=utc_now)``; ``params`` are
+    validated by :class:`PolygonOptionChainQuery`.
+    """
+
+    kind = DataKind.OPTIONS
+    dataset = "option_chain"
+    query_model = PolygonOptionChainQuery
+
+    async def aextract_data(
+        self, query: PolygonOptionChainQuery, http: ProviderHttp
+    ) -> PolygonPages:
+        """Every page of the chain; NoData when none holds a contract."""
+        headers = self._headers()
+        params: dict[str, Any] = {"limit": query.limit}
+        if query.expiry is not None:
+            params["expiration_date"] = query.expiry.isoformat()
+        pages = await _all_pages(http, f"/v3/snapshot/options/{query.ticker}", params, headers)
+        if not any(_results(p) for p in pages):
+            expiry = f" expiring {query.expiry}" if query.expiry else ""
+            raise NoData(PROVIDER.name, f"no option contracts on {query.ticker}{expiry}")
+        return PolygonPages(pages, self._clock())
+
+    def transform_data(
+        self, query: PolygonOptionChainQuery, raw: PolygonPages
+    ) -> Transformed[OptionQuote]:
+        """One quote per contract, ``ts_event`` = ``ts_known`` = when the last page arrived;
+        a row without contract details or with invalid fields becomes a Reject."""
+        return collect(
+            _option_quote(query.underlying, row, raw.fetched_at)
+            for page in raw.pages
+            for row in _results(page)
+        )
+
+
+def _option_quote(underlying: str, row: Any, fetched_at: datetime) -> OptionQuote | Reject:
+    """One snapshot row as a quote; a missing ``last_quote`` leaves bid and ask None."""
+    if not isinstance(row, dict) or not isinstance(row.get("details"), dict):
+        return Reject("missing 'details'", row, key=underlying)
+    details = row["details"]
+    ticker = details.get("ticker")
+    if not isinstance(ticker, str) or not _OCC.match(ticker.removeprefix("O:")):
+        return Reject(f"details.ticker: not an OCC option ticker: {ticker!r}", row, key=underlying)
+    quote, day = _object(row, "last_quote"), _object(row, "day")
+    trade, asset = _object(row, "last_trade"), _object(row, "underlying_asset")
+    try:
+        return OptionQuote(
+            contract=ticker.removeprefix("O:"),
+            underlying=underlying,
+            expiry=details.get("expiration_date"),
+            strike=details.get("strike_price"),
+            right=details.get("contract_type"),
+            style=details.get("exercise_style", "american"),
+            multiplier=details.get("shares_per_contract", 100),
+            ts_event=fetched_at,
+            bid=quote.get("bid"),
+            ask=quote.get("ask"),
+            last=trade.get("price", day.get("close")),
+            volume=day.get("volume"),
+            open_interest=row.get("open_interest"),
+            implied_vol=row.get("implied_volatility") or None,  # 0 means none computed
+            underlying_price=asset.get("price"),
+            source=PROVIDER.name,
+            ts_known=fetched_at,
+        )
+    except ValidationError as exc:
+        return Reject(validation_reason(exc, default="quote"), row, key=underlying)
+
+
+def _object(row: dict[str, Any], name: str) -> dict[str, Any]:
+    """``row[name]`` when it is an object, else empty (Polygon omits what it lacks)."""
+    value = row.get(name)
+    return value if isinstance(value, dict) else {}
+
+
+async def _all_pages(
+    http: ProviderHttp, path: str, params: dict[str, Any] | None, headers: dict[str, str]
+) -> list[Any]:
+    """Every page of a paged Polygon endpoint, following ``next_url`` on the configured host;
+    MalformedResponse on a bad envelope or a ``next_url`` that does not advance."""
+    pages: list[Any] = []
+    seen: set[str] = set()
+    while True:
+        page = await http.get_json(path, params=params, headers=headers)
+        _results(page)  # the envelope is checked now, so a bad page stops the paging
+        pages.append(page)
+        next_url = page.get("next_url")
+        if not next_url:
+            return pages
+        path, params = _relative(next_url), None
+        if path in seen or len(pages) >= _MAX_PAGES:
+            raise MalformedResponse(PROVIDER.name, f"next_url does not advance: {path[:80]}")
+        seen.add(path)
+
+
 def _results(page: Any) -> list[Any]:
     """The ``results`` of a page whose envelope is sound, else MalformedResponse."""
     if not isinstance(page, dict):
@@ -293,4 +432,7 @@ def _ms(moment: datetime) -> int:
     return (moment - _EPOCH) // timedelta(milliseconds=1)
 
 
-FETCHERS: tuple[type[Fetcher[Any, Any]], ...] = (PolygonAggregatesFetcher,)
+FETCHERS: tuple[type[Fetcher[Any, Any]], ...] = (
+    PolygonAggregatesFetcher,
+    PolygonOptionChainFetcher,
+)

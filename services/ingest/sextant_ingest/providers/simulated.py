@@ -19,25 +19,29 @@ Every provider answers a :class:`BarQuery` in three steps, as OpenBB's fetchers 
 ``history`` chains the three; ``live`` streams each bar as its interval ends.
 
 The module declares what it serves like every provider module: ``PROVIDER`` (a
-:class:`ProviderInfo`), ``FETCHERS`` (none of its own) and ``BARS`` (this class); the registry
-derives the ``bars`` dataset of the unified fetcher (``POST /v1/fetch`` with ``"provider":
-"simulated"``) from ``BARS``. Every bar's ``source`` is ``simulated``, and routing never falls
-back to it (``fallback=False``): simulated data is only served when asked for by name.
+:class:`ProviderInfo`), ``FETCHERS`` (the ``option_chain`` dataset: seeded option chains of the
+equities and indices, see :class:`SimulatedOptionChainFetcher`) and ``BARS`` (this class);
+the registry derives the ``bars`` dataset of the unified fetcher (``POST /v1/fetch`` with
+``"provider": "simulated"``) from ``BARS``. Every bar's and quote's ``source`` is ``simulated``,
+and routing never falls back to it (``fallback=False``): simulated data is only served when
+asked for by name.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
-from sextant_common.events import AssetClass, Bar, Interval
+from sextant_common.events import AssetClass, Bar, Interval, OptionQuote, OptionRight
 from sextant_common.instruments import Instrument
+from sextant_common.timeparse import UtcBound
 from sextant_ingest.market import sessions as cal
 from sextant_ingest.market.model import (
     DailyPath,
@@ -52,9 +56,23 @@ from sextant_ingest.market.model import (
     simulate_market,
     u_shaped_profile,
 )
+from sextant_ingest.market.option_chain import (
+    MULTIPLIER,
+    ChainSlice,
+    occ_symbol,
+    simulate_chain,
+)
 from sextant_ingest.market.universe import default_instruments, params_for
 from sextant_ingest.providers.base import BarProvider, BarQuery, UnknownInstrument
-from sextant_ingest.providers.fetcher import DataKind, Fetcher, ProviderInfo, RateLimit
+from sextant_ingest.providers.errors import NoData, NotFound
+from sextant_ingest.providers.fetcher import (
+    DataKind,
+    Fetcher,
+    ProviderInfo,
+    RateLimit,
+    Transformed,
+)
+from sextant_ingest.providers.http import ProviderHttp
 
 if TYPE_CHECKING:
     from sextant_ingest.fetching.settings import FetchSettings
@@ -62,7 +80,7 @@ if TYPE_CHECKING:
 PROVIDER = ProviderInfo(
     name="simulated",
     base_url="",  # no network: the model runs in process
-    kinds=frozenset({DataKind.BARS}),
+    kinds=frozenset({DataKind.BARS, DataKind.OPTIONS}),
     rate_limit=RateLimit(requests=1000, per_seconds=1.0),
     asset_classes=frozenset(
         {AssetClass.EQUITY, AssetClass.ETF, AssetClass.INDEX, AssetClass.FX, AssetClass.CRYPTO}
@@ -172,6 +190,11 @@ class SimulatedProvider(BarProvider):
         """The market of seed ``SEXTANT_SIM_SEED`` over ``universe`` (default: the default
         universe)."""
         return cls(seed=settings.sim_seed, universe=universe)
+
+    @property
+    def seed(self) -> int:
+        """The market's seed (``SEXTANT_SIM_SEED``)."""
+        return self._seed
 
     def instruments(self) -> list[Instrument]:
         """Every instrument of the universe."""
@@ -460,6 +483,118 @@ def _empty_page(instrument: Instrument) -> RawPage:
     return RawPage(instrument, np.zeros(0, dtype=np.int64), empty, empty, empty, empty, empty)
 
 
+class OptionChainParams(BaseModel):
+    """One chain snapshot: ``underlying`` (an equity or index of the universe) as of ``as_of``
+    (default now; the snapshot time, to the second)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    underlying: str = Field(min_length=1, max_length=64)
+    as_of: UtcBound | None = None
+
+
+@dataclass(frozen=True)
+class RawChain:
+    """A simulated chain before it becomes events: its snapshot time, spot and slices."""
+
+    underlying: str
+    snapshot: datetime
+    spot: float
+    slices: list[ChainSlice]
+
+
+class SimulatedOptionChainFetcher(Fetcher[OptionChainParams, OptionQuote]):
+    """Dataset ``option_chain``: a seeded chain of one simulated equity or index, priced from
+    its SSVI surface (:mod:`sextant_ingest.market.option_chain`) at the underlying's last
+    one-minute close before the snapshot, every quote labeled ``source="simulated"``.
+
+    Built with the provider's :class:`SimulatedProvider` (``bars``; the registry passes it):
+    the same seed and snapshot time always give the same chain."""
+
+    provider = PROVIDER
+    kind = DataKind.OPTIONS
+    dataset = "option_chain"
+
+    def __init__(self, bars: SimulatedProvider | None = None, *, clock: Clock = _utc_now) -> None:
+        self._bars = bars
+        self._clock = clock
+
+    def transform_query(self, params: Mapping[str, Any]) -> OptionChainParams:
+        """Validate ``params``; ``as_of`` defaults to now, cut to the second."""
+        query = OptionChainParams.model_validate(dict(params))
+        snapshot = (query.as_of or self._clock()).astimezone(UTC).replace(microsecond=0)
+        return query.model_copy(update={"as_of": snapshot})
+
+    async def aextract_data(self, query: OptionChainParams, http: ProviderHttp) -> RawChain:
+        """The chain (no HTTP: ``http`` is unused). NotFound for an instrument the market does
+        not have or that has no options (FX, crypto), NoData before its first bar."""
+        if self._bars is None:
+            raise RuntimeError(f"{type(self).__name__} was built without its bar provider")
+        snapshot = query.as_of
+        assert snapshot is not None  # transform_query set it
+        instrument = next(
+            (i for i in self._bars.instruments() if i.instrument_id == query.underlying), None
+        )
+        if instrument is None or instrument.asset_class not in OPTIONABLE:
+            optionable = sorted(
+                i.instrument_id for i in self._bars.instruments() if i.asset_class in OPTIONABLE
+            )
+            raise NotFound(
+                PROVIDER.name,
+                f"underlying {query.underlying!r} has no simulated options "
+                f"(equities and indices do: {', '.join(optionable[:8])}, ...)",
+            )
+        recent = BarQuery(
+            Interval.M1, snapshot - _SPOT_LOOKBACK, snapshot, (instrument.instrument_id,)
+        )
+        closes = [bar.close async for bar in self._bars.history(recent)]
+        if not closes:
+            raise NoData(PROVIDER.name, f"no price of {query.underlying} before {snapshot}")
+        vol = params_for(instrument).vol
+        slices = simulate_chain(self._bars.seed, query.underlying, vol, closes[-1], snapshot)
+        return RawChain(query.underlying, snapshot, closes[-1], slices)
+
+    def transform_data(self, query: OptionChainParams, raw: RawChain) -> Transformed[OptionQuote]:
+        """One European quote per contract, ``ts_event`` = ``ts_known`` = the snapshot."""
+        quotes = []
+        for chain in raw.slices:
+            rows = zip(
+                chain.strike.tolist(),
+                chain.is_call.tolist(),
+                chain.bid.tolist(),
+                chain.ask.tolist(),
+                chain.volume.tolist(),
+                chain.open_interest.tolist(),
+                strict=True,
+            )
+            for strike, is_call, bid, ask, volume, open_interest in rows:
+                quotes.append(
+                    OptionQuote(
+                        contract=occ_symbol(raw.underlying, chain.expiry, is_call, strike),
+                        underlying=raw.underlying,
+                        expiry=chain.expiry,
+                        strike=strike,
+                        right=OptionRight.CALL if is_call else OptionRight.PUT,
+                        style="european",
+                        multiplier=MULTIPLIER,
+                        ts_event=raw.snapshot,
+                        bid=bid,
+                        ask=ask,
+                        volume=volume,
+                        open_interest=open_interest,
+                        underlying_price=raw.spot,
+                        source=PROVIDER.name,
+                        ts_known=raw.snapshot,
+                    )
+                )
+        return Transformed(quotes)
+
+
+OPTIONABLE = frozenset({AssetClass.EQUITY, AssetClass.ETF, AssetClass.INDEX})
+"""Asset classes whose simulated instruments have option chains."""
+_SPOT_LOOKBACK = timedelta(days=7)
+"""How far back the last one-minute close is looked for (covers a long weekend)."""
+
 BARS = SimulatedProvider
-FETCHERS: tuple[type[Fetcher[Any, Any]], ...] = ()
-"""None besides the ``bars`` dataset the registry derives from ``BARS``."""
+FETCHERS: tuple[type[Fetcher[Any, Any]], ...] = (SimulatedOptionChainFetcher,)
+"""Option chains; bars are the ``bars`` dataset the registry derives from ``BARS``."""
