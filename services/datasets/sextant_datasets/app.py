@@ -17,7 +17,7 @@ from sextant_common.http_errors import install_error_handlers
 from sextant_common.telemetry import CaughtUp, add_health_and_metrics
 from sextant_common.versioned_cache import VersionedCache
 from sextant_datasets.admission import BarAdmission
-from sextant_datasets.api.routes import bars, dlq, facts, instruments, snapshots, storage
+from sextant_datasets.api.routes import bars, dlq, facts, instruments, panel, snapshots, storage
 from sextant_datasets.catalog import Catalog, CatalogedWriter
 from sextant_datasets.consumer import BarSink
 from sextant_datasets.dlq.keeper import DeadLetterKeeper
@@ -83,6 +83,7 @@ def build_app(settings: DatasetsSettings | None = None) -> FastAPI:
     app.include_router(storage.router)
     app.include_router(dlq.router)
     app.include_router(facts.router)
+    app.include_router(panel.router)  # internal: not mounted at the gateway
     add_health_and_metrics(
         app,
         "datasets",
