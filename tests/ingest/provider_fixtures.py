@@ -135,7 +135,8 @@ class HttpFailure:
     """A fixture answer (``tests/resources/<provider>/<fixture>``) and the error it must raise.
 
     ``retry_after`` is the Retry-After header of a 429 (the error must carry it in seconds);
-    ``message``, when given, must appear in the error's text.
+    ``message``, when given, must appear in the error's text; ``method`` is the HTTP method the
+    fetcher uses (POST for an RPC-style API).
     """
 
     status: int
@@ -143,6 +144,7 @@ class HttpFailure:
     error: type[ProviderError]
     retry_after: str | None = None
     message: str | None = None
+    method: str = "GET"
     headers: dict[str, str] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
@@ -157,7 +159,7 @@ class HttpFailure:
     ) -> None:
         """Answer ``url`` with the fixture (under ``@respx.mock``); the fetch raises exactly
         ``error``, without the secret in its text."""
-        respx.get(url).mock(
+        respx.route(method=self.method, url=url).mock(
             return_value=reply(fetcher.provider.name, self.fixture, self.status, self.headers)
         )
         exc = await fetch_error(fetcher, params, base_url)

@@ -21,7 +21,9 @@ OFFLINE_SOURCES: Final = frozenset({"simulated", "shipped"})
 
 HTTP_SOURCES: Final = frozenset(
     {
+        "coinbase",
         "coingecko",
+        "databento",
         "fred",
         "french",
         "google_trends",

@@ -22,7 +22,9 @@ PROVIDER_MODULES = (
     "polygon",
     "tiingo",
     "oanda",
+    "coinbase",
     "coingecko",
+    "databento",
     "sec_edgar",
     "newsapi",
     "fred",
@@ -42,7 +44,8 @@ DEFAULT_ROUTES: dict[str, list[str]] = {
     "bars:etf": ["polygon", "tiingo"],
     "bars:index": ["polygon", "tiingo"],
     "bars:fx": ["oanda", "polygon"],
-    "bars:crypto": ["coingecko", "polygon"],
+    "bars:crypto": ["coinbase", "coingecko", "polygon"],
+    "bars:future": ["databento"],
     "macro": ["fred", "worldbank", "imf"],
 }
 

@@ -81,12 +81,34 @@ class ProviderHttp:
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         """GET a path (joined to the base URL) or an absolute URL; raise typed errors."""
+        return await self._send("GET", path_or_url, params=params, headers=headers)
+
+    async def post_form(
+        self,
+        path_or_url: str,
+        *,
+        data: Mapping[str, str],
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """POST ``data`` as form fields (an RPC-style API such as Databento's); raise typed
+        errors. Limited and counted like a GET."""
+        return await self._send("POST", path_or_url, data=data, headers=headers)
+
+    async def _send(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        data: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
         url = path_or_url if "://" in path_or_url else f"{self._base_url}/{path_or_url.lstrip('/')}"
         await self._limiter.acquire()
         self.requests += 1
         try:
-            response = await self._client.get(
-                url, params=params, headers={**self._headers, **(headers or {})}
+            response = await self._client.request(
+                method, url, params=params, data=data, headers={**self._headers, **(headers or {})}
             )
         except httpx.TimeoutException as exc:
             raise ProviderUnavailable(self.provider, f"timeout: {exc.__class__.__name__}") from None
