@@ -173,13 +173,15 @@ class MarketData:
             except ValueError:
                 detail = response.text[:300] or f"HTTP {response.status_code}"
             raise MarketDataError(response.status_code, detail)
-        bars = orjson.loads(response.content)["bars"]
+        body = orjson.loads(response.content)
+        bars = body["bars"]
         index = pd.DatetimeIndex([bar["ts_event"] for bar in bars], name="date").tz_localize(None)
         frame = pd.DataFrame(
             {field: [bar[field] for bar in bars] for field in OHLCV},
             index=index,
             dtype=float,
         )
+        frame.attrs["source"] = body.get("source")  # "simulated" bars are synthetic
         if etag := response.headers.get("etag"):
             self._frames.put(key, None, (etag, frame.copy()))
         return frame
