@@ -103,7 +103,7 @@ async def test_futures_without_the_key_answer_503_naming_the_variable(tmp_path: 
     assert "set SEXTANT_DATABENTO_API_KEY" in response.json()["detail"]
     assert listing["databento"]["available"] is False
     assert listing["databento"]["missing"] == ["SEXTANT_DATABENTO_API_KEY"]
-    assert listing["coinbase"]["available"] is True  # keyless
+    assert listing["coinbase"]["available"] is True and listing["coinbase"]["credentials"] == []
 
 
 @respx.mock
@@ -114,6 +114,7 @@ async def test_futures_with_the_key_are_databento_bars_in_contracts(tmp_path: Pa
         refused = await client.post(
             "/v1/fetch", json=bars("future", {**ES_QUARTER, "instrument_id": "ES"})
         )
+        listing = {p["name"]: p for p in (await client.get("/v1/providers")).json()}
 
     assert response.status_code == 200, response.text
     answer = response.json()
@@ -124,5 +125,7 @@ async def test_futures_with_the_key_are_databento_bars_in_contracts(tmp_path: Pa
     }
     assert len(records) == 27 + 26 + 25 and min(r["volume"] for r in records) > 0
     assert SECRET not in response.text
+    assert listing["databento"]["available"] is True  # and still says which key it reads
+    assert listing["databento"]["credentials"] == ["SEXTANT_DATABENTO_API_KEY"]
     assert refused.status_code == 422
     assert "instrument_id" in refused.text and "ESZ6" in refused.text

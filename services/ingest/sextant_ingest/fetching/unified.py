@@ -96,6 +96,8 @@ class ProviderStatus:
     available: bool
     missing: tuple[str, ...] = ()
     """Variables to set for it to become available."""
+    credentials: tuple[str, ...] = ()
+    """Every variable holding a key it needs (set or not); empty for a keyless provider."""
     reason: str = ""
     kinds: tuple[str, ...] = ()
     datasets: tuple[str, ...] = ()
@@ -330,6 +332,7 @@ class UnifiedFetcher:
                     name=entry.name,
                     available=not missing,
                     missing=tuple(missing),
+                    credentials=entry.info.credentials,
                     reason=f"set {', '.join(missing)}" if missing else "",
                     kinds=tuple(sorted({f.kind.value for f in entry.fetchers})),
                     datasets=tuple(f.dataset for f in entry.fetchers),

@@ -86,6 +86,21 @@ def bar_or_reject(
         return Reject(validation_reason(exc), raw, key=instrument_id)
 
 
+def check_bar_query(
+    query: Any, *, asset_class: AssetClass, intervals: Iterable[Interval], provider: str
+) -> None:
+    """ValueErrors naming the field of a bar query (``start``, ``end``, ``asset_class``,
+    ``interval`` attributes) whose range is empty, whose asset class is not ``asset_class`` or
+    whose interval is not one of ``intervals``."""
+    if query.end <= query.start:
+        raise ValueError(f"end ({query.end}) must be after start ({query.start})")
+    if query.asset_class is not asset_class:
+        raise ValueError(f"asset_class must be {asset_class.value}, got {query.asset_class.value}")
+    if query.interval not in intervals:
+        served = ", ".join(i.value for i in intervals)
+        raise ValueError(f"interval {query.interval.value!r}: {provider} serves {served}")
+
+
 def collect(items: Iterable[R | Reject | None]) -> Transformed[R]:
     """Records and Rejects of ``items`` in order; None (a skipped row) is dropped."""
     records: list[R] = []

@@ -41,7 +41,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sextant_common.events import AssetClass, Bar, Interval
 from sextant_common.timeparse import UtcBound, UtcEndBound
-from sextant_ingest.providers._common import ModelFetcher, bar_or_reject, collect
+from sextant_ingest.providers._common import (
+    ModelFetcher,
+    bar_or_reject,
+    check_bar_query,
+    collect,
+)
 from sextant_ingest.providers.errors import MalformedResponse, NoData
 from sextant_ingest.providers.fetcher import (
     DataKind,
@@ -91,13 +96,9 @@ class CoinbaseCandlesQuery(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> CoinbaseCandlesQuery:
-        if self.end <= self.start:
-            raise ValueError(f"end ({self.end}) must be after start ({self.start})")
-        if self.asset_class is not AssetClass.CRYPTO:
-            raise ValueError(f"asset_class must be crypto, got {self.asset_class.value}")
-        if self.interval not in GRANULARITY_S:
-            served = ", ".join(i.value for i in GRANULARITY_S)
-            raise ValueError(f"interval {self.interval.value!r}: Coinbase serves {served}")
+        check_bar_query(
+            self, asset_class=AssetClass.CRYPTO, intervals=GRANULARITY_S, provider="Coinbase"
+        )
         return self
 
     @property

@@ -54,7 +54,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sextant_common.events import AssetClass, Bar, Interval
 from sextant_common.timeparse import UtcBound, UtcEndBound
-from sextant_ingest.providers._common import KeyedFetcher, bar_or_reject, collect
+from sextant_ingest.providers._common import (
+    KeyedFetcher,
+    bar_or_reject,
+    check_bar_query,
+    collect,
+)
 from sextant_ingest.providers.errors import (
     MalformedResponse,
     NoData,
@@ -117,13 +122,9 @@ class DatabentoOhlcvQuery(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> DatabentoOhlcvQuery:
-        if self.end <= self.start:
-            raise ValueError(f"end ({self.end}) must be after start ({self.start})")
-        if self.asset_class is not AssetClass.FUTURE:
-            raise ValueError(f"asset_class must be future, got {self.asset_class.value}")
-        if self.interval not in SCHEMAS:
-            served = ", ".join(i.value for i in SCHEMAS)
-            raise ValueError(f"interval {self.interval.value!r}: Databento OHLCV serves {served}")
+        check_bar_query(
+            self, asset_class=AssetClass.FUTURE, intervals=SCHEMAS, provider="Databento OHLCV"
+        )
         if not (OUTRIGHT.match(self.instrument_id) or CONTINUOUS.match(self.instrument_id)):
             raise ValueError(
                 f"instrument_id {self.instrument_id!r} is neither an outright contract "
