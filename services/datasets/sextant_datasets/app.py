@@ -25,6 +25,8 @@ from sextant_datasets.dlq.store import DeadLetterStore
 from sextant_datasets.facts.sink import FactSink
 from sextant_datasets.facts.store import FactReader, FactWriter
 from sextant_datasets.lake.reader import LakeReader
+from sextant_datasets.options import routes as option_routes
+from sextant_datasets.options.sink import option_sink
 from sextant_datasets.settings import DatasetsSettings
 
 log = logging.getLogger(__name__)
@@ -56,7 +58,13 @@ def build_app(settings: DatasetsSettings | None = None) -> FastAPI:
         group_id=f"{settings.datasets_group}.facts",
         writer=FactWriter(settings.lake_dir),
     )
-    consumers = {"bar-sink": sink.run, "dlq-keeper": keeper.run, "fact-sink": fact_sink.run}
+    options = option_sink(settings)
+    consumers = {
+        "bar-sink": sink.run,
+        "dlq-keeper": keeper.run,
+        "fact-sink": fact_sink.run,
+        "option-sink": options.run,
+    }
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -83,6 +91,7 @@ def build_app(settings: DatasetsSettings | None = None) -> FastAPI:
     app.include_router(storage.router)
     app.include_router(dlq.router)
     app.include_router(facts.router)
+    app.include_router(option_routes.chain_router(settings.lake_dir))
     app.include_router(panel.router)  # internal: not mounted at the gateway
     add_health_and_metrics(
         app,
@@ -91,6 +100,7 @@ def build_app(settings: DatasetsSettings | None = None) -> FastAPI:
             "bar_consumer": lambda: sink.running,
             "dlq_keeper": lambda: keeper.running,
             "fact_consumer": lambda: fact_sink.running,
+            "option_consumer": lambda: options.running,
         },
         {
             "lake_caught_up": CaughtUp(

@@ -18,6 +18,7 @@ from sextant_common.producer import EventProducer
 from sextant_common.telemetry import PublishedOnce, add_health_and_metrics
 from sextant_ingest.api.routes import fetch
 from sextant_ingest.fetching import KafkaEventPublisher, ProviderRegistry, UnifiedFetcher
+from sextant_ingest.option_chains import SIMULATED, run_chain_feed, simulated_underlyings
 from sextant_ingest.providers.base import BarProvider
 from sextant_ingest.publisher import BarPublisher
 from sextant_ingest.settings import IngestSettings
@@ -42,7 +43,10 @@ def build_app(settings: IngestSettings | None = None) -> FastAPI:
             # The sink opens on the running loop; the fetcher was built with the app.
             fetcher.publisher = sink
             app.state.fetcher = fetcher
-            async with _run_worker(settings, providers, live_provider, state):
+            async with (
+                _run_worker(settings, providers, live_provider, state),
+                _run_chain_feed(fetcher, settings),
+            ):
                 yield
 
     app = FastAPI(title="Sextant ingest", version="0.1.0", lifespan=lifespan)
@@ -86,6 +90,30 @@ def _live_provider(fetcher: UnifiedFetcher, settings: IngestSettings) -> BarProv
             "(the simulated market has one); or set SEXTANT_INGEST_LIVE=false"
         )
     return provider
+
+
+@contextlib.asynccontextmanager
+async def _run_chain_feed(fetcher: UnifiedFetcher, settings: IngestSettings) -> AsyncIterator[None]:
+    """Simulated option chains on a slow period (see :mod:`sextant_ingest.option_chains`) while
+    the context is open; nothing when the period is 0 or the simulated market is not loaded."""
+    period = settings.ingest_option_chains_period_s
+    if period <= 0 or SIMULATED not in fetcher.registry.providers:
+        yield
+        return
+    feed = run_chain_feed(fetcher, simulated_underlyings(fetcher), period)
+    task = asyncio.create_task(feed, name="option-chains")
+
+    def on_done(done: asyncio.Task[None]) -> None:
+        if not done.cancelled() and done.exception() is not None:
+            log.error("option chain feed stopped", exc_info=done.exception())
+
+    task.add_done_callback(on_done)
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 @contextlib.asynccontextmanager

@@ -25,6 +25,10 @@ class IngestSettings(FetchSettings):
     """Length of live simulated bars. The embedded broker keeps every message in memory, so keep
     this modest: 5 s bars of ~50 instruments is ~36k messages (~90 MB in tansu) per hour."""
 
+    ingest_option_chains_period_s: float = 1800.0
+    """Publish a simulated option chain snapshot of every simulated equity and index at start
+    and then every this many seconds (0: never). About 9k quotes a snapshot."""
+
     def provider_modules(self) -> list[str]:
         """Every provider module to load: ``fetch_providers``, then the worker's providers
         they do not already name (so one registry serves the fetcher and the worker)."""

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from sextant_common import topics
 from sextant_common.durable_consumer import DurableConsumer, FlushPolicy, Parsed, Record, sorted_out
 from sextant_common.events import Event
-from sextant_datasets.facts.store import BY_TOPIC, FactWriter
+from sextant_datasets.facts.store import FactWriter
 
 FACTS_WRITTEN = Counter(
     "sextant_lake_facts_written_total", "Fetched records appended to the lake", ["dataset"]
@@ -34,7 +34,8 @@ FACT_FLUSH = FlushPolicy(rows=10_000, seconds=0.5, max_seconds=5.0)
 
 
 class FactSink(DurableConsumer[list[Event]]):
-    """Consumes the four fetched topics and stores their records in the lake."""
+    """Consumes ``topics`` (default: the four fetched ones) and stores their records in the
+    lake with ``writer``, which must hold a fact set for each."""
 
     def __init__(
         self,
@@ -44,20 +45,22 @@ class FactSink(DurableConsumer[list[Event]]):
         writer: FactWriter,
         flush: FlushPolicy = FACT_FLUSH,
         on_flush: Callable[[], None] = lambda: None,
+        topics: Sequence[str] = FACT_TOPICS,
     ) -> None:
         super().__init__(
             bootstrap=bootstrap,
             group_id=group_id,
-            topics=FACT_TOPICS,
+            topics=topics,
             flush=flush,
             on_flush=on_flush,
         )
+        self._models = {topic: writer.fact_set_of(topic).model for topic in topics}
         self._writer = writer
 
     def parse(self, records: Sequence[Record]) -> Parsed[list[Event]]:
         parsed: list[Event | str] = []
         for record in records:
-            model = BY_TOPIC[record.topic].model
+            model = self._models[record.topic]
             try:
                 parsed.append(model.model_validate_json(record.value or b""))
             except (ValidationError, ValueError) as exc:

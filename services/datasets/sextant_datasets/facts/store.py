@@ -174,7 +174,6 @@ SIGNALS = FactSet(
 )
 
 FACT_SETS: tuple[FactSet, ...] = (FUNDAMENTALS, MACRO, NEWS, SIGNALS)
-BY_TOPIC: dict[str, FactSet] = {fact_set.model.TOPIC: fact_set for fact_set in FACT_SETS}
 
 
 @dataclass(frozen=True)
@@ -186,21 +185,32 @@ class FactsWritten:
 
 
 class FactWriter:
-    """Appends fetched events under ``root`` exactly once per natural key.
+    """Appends fetched events of ``fact_sets`` (default: the four fetched datasets) under
+    ``root`` exactly once per natural key.
 
     The keys already stored are loaded per partition on first touch and kept (these datasets
     are small next to bars); one file per touched partition per write.
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, fact_sets: Iterable[FactSet] = FACT_SETS) -> None:
         self.root = root
+        self._by_topic = {fact_set.model.TOPIC: fact_set for fact_set in fact_sets}
         self._known: dict[Path, set[tuple[Any, ...]]] = {}
+
+    def fact_set_of(self, topic: str) -> FactSet:
+        """The fact set whose events arrive on ``topic``; ValueError when it has none."""
+        try:
+            return self._by_topic[topic]
+        except KeyError:
+            raise ValueError(
+                f"no fact set for topic {topic!r}; this writer keeps {sorted(self._by_topic)}"
+            ) from None
 
     def write(self, events: Iterable[Event]) -> FactsWritten:
         """Store the events not stored yet; durable when this returns."""
         grouped: dict[tuple[FactSet, Path], list[dict[str, Any]]] = defaultdict(list)
         for event in events:
-            fact_set = BY_TOPIC[event.TOPIC]
+            fact_set = self._by_topic[event.TOPIC]
             directory = self.root / fact_set.name / fact_set.partition(event)
             grouped[(fact_set, directory)].append(event.model_dump())
         written: dict[str, int] = defaultdict(int)
