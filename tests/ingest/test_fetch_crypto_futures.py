@@ -16,11 +16,13 @@ import httpx
 import respx
 from fastapi import FastAPI
 
+from sextant_common.events import Interval
 from sextant_ingest.api.routes import fetch
 from sextant_ingest.fetching import FetchSettings, UnifiedFetcher
 from sextant_ingest.fetching.settings import DEFAULT_ROUTES
 from sextant_ingest.providers import coinbase, databento
-from tests.ingest.provider_fixtures import SECRET, fixture_json
+from sextant_ingest.providers.base import BarQuery
+from tests.ingest.provider_fixtures import SECRET, fixture_json, utc
 from tests.ingest.window_replies import (
     COINBASE_PAGES,
     DATABENTO_WINDOWS,
@@ -38,10 +40,9 @@ ES_QUARTER = {
 }
 
 
-@asynccontextmanager
-async def ingest(tmp_path: Path, **credentials: str) -> AsyncIterator[httpx.AsyncClient]:
-    """The ingest fetch routes over a real UnifiedFetcher on the default routes."""
-    settings = FetchSettings(
+def settings(tmp_path: Path, **credentials: str) -> FetchSettings:
+    """The default routes over the bar providers, off the machine's Redis, lake and secrets."""
+    return FetchSettings(
         kafka_bootstrap=None,
         data_dir=tmp_path,
         fetch_providers=PROVIDERS,
@@ -50,9 +51,14 @@ async def ingest(tmp_path: Path, **credentials: str) -> AsyncIterator[httpx.Asyn
         secrets_file=None,
         datasets_url=None,
     )
+
+
+@asynccontextmanager
+async def ingest(tmp_path: Path, **credentials: str) -> AsyncIterator[httpx.AsyncClient]:
+    """The ingest fetch routes over a real UnifiedFetcher on the default routes."""
     app = FastAPI()
     app.include_router(fetch.router)
-    async with UnifiedFetcher(settings) as fetcher:
+    async with UnifiedFetcher(settings(tmp_path, **credentials)) as fetcher:
         app.state.fetcher = fetcher
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://ingest") as client:
@@ -129,3 +135,17 @@ async def test_futures_with_the_key_are_databento_bars_in_contracts(tmp_path: Pa
     assert listing["databento"]["credentials"] == ["SEXTANT_DATABENTO_API_KEY"]
     assert refused.status_code == 422
     assert "instrument_id" in refused.text and "ESZ6" in refused.text
+
+
+@respx.mock
+async def test_coinbase_is_a_bar_source_for_the_worker_and_the_backfill(tmp_path: Path) -> None:
+    mocked(f"{coinbase.PROVIDER.base_url}/products/BTC-USD/candles", coinbase_page, "GET")
+    query = BarQuery(Interval.D1, utc(2015, 1, 1), utc(2017, 1, 1), ("BTC-USD",))
+    async with UnifiedFetcher(settings(tmp_path)) as fetcher:
+        source = fetcher.bar_provider("coinbase")
+        served = {i.instrument_id for i in source.instruments()}
+        history = [bar async for bar in source.history(query)]
+
+    assert {"BTC-USD", "ETH-USD", "SOL-USD"} <= served  # the default universe's crypto
+    assert len(history) == 100 + 300 + 131
+    assert {b.source for b in history} == {"coinbase"} and min(b.volume for b in history) > 0

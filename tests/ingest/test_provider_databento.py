@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import itertools
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -110,8 +111,9 @@ async def test_a_continuous_contract_is_paged_window_by_window() -> None:
     assert len(out.records) == len(expected) == 27 + 26 + 25
     for bar, record in zip(out.records, expected, strict=True):
         assert int(bar.ts_event.timestamp()) * 10**9 == int(record["hd"]["ts_event"])
-        prices = [int(record[k]) / 1e9 for k in ("open", "high", "low", "close")]
-        assert [bar.open, bar.high, bar.low, bar.close] == pytest.approx(prices, abs=1e-9)
+        # Fixed point to the float nearest the decimal price: 4804.75, never 4804.750000000001.
+        prices = [float(Decimal(record[k]) / 10**9) for k in ("open", "high", "low", "close")]
+        assert [bar.open, bar.high, bar.low, bar.close] == prices
         assert bar.volume == int(record["volume"]) > 0  # contracts
     assert out.records[0].open == 4804.75  # 4804750000000 in units of 1e-9
     # The front month rolls from ESH4 to ESM4 in March: still one series, ES.c.0.

@@ -95,8 +95,9 @@ SCHEMAS: dict[Interval, tuple[str, int]] = {
     Interval.D1: ("ohlcv-1d", 35),
 }
 """Sextant interval -> Databento schema and the ``rtype`` of its records."""
-PRICE_SCALE = 1e-9
-"""One unit of a fixed-point price."""
+PRICE_UNITS = 1_000_000_000
+"""Fixed-point units per unit of price (one unit is 1e-9). Dividing by it, rather than
+multiplying by 1e-9 (not exact in binary), gives the float nearest the decimal price."""
 UNDEF_PRICE = 2**63 - 1
 """Databento's "no price" sentinel (INT64_MAX)."""
 DEFAULT_DATASET = "GLBX.MDP3"
@@ -250,7 +251,7 @@ class DatabentoOhlcvFetcher(KeyedFetcher[DatabentoOhlcvQuery, Bar]):
             or ts_event + query.interval.duration > fetched_at
         ):
             return None  # outside the range, or still forming when fetched
-        open_, high, low, close = (p * PRICE_SCALE for p in fixed)
+        open_, high, low, close = (p / PRICE_UNITS for p in fixed)
         return bar_or_reject(
             line,
             instrument_id=query.instrument_id,
