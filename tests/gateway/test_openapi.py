@@ -113,6 +113,8 @@ SEMANTIC_422 = (
     "get_api_v1_datasets_signals",
     "get_api_v1_datasets_storage_gaps",
     "get_api_v1_quant_factors",
+    "get_api_v1_quant_factors_attribution",
+    "get_api_v1_quant_factors_rolling",
     "get_api_v1_quant_regimes",
     # + symbols and weights of equal length:
     "post_api_v1_quant_factors_portfolio",

@@ -27,6 +27,9 @@ describe('parseCommand', () => {
   it('parses FA and REG with defaults and options', () => {
     expect(parseCommand('fa spx')).toEqual({ kind: 'factors', symbol: 'SPX', model: 'ff3' });
     expect(parseCommand('FA SPX FF5')).toEqual({ kind: 'factors', symbol: 'SPX', model: 'ff5' });
+    expect(parseCommand('FA SPX CARHART')).toEqual({ kind: 'factors', symbol: 'SPX', model: 'carhart' });
+    expect(parseCommand('fa spx ff3')).toEqual({ kind: 'factors', symbol: 'SPX', model: 'ff3' });
+    expect(parseCommand('FA SPX FF7')).toEqual({ kind: 'invalid', message: 'not a factor model: FF7 · one of FF3, FF5, CARHART' });
     expect(parseCommand('reg spx')).toEqual({ kind: 'regimes', symbol: 'SPX', states: 3 });
     expect(parseCommand('REG SPX 2')).toEqual({ kind: 'regimes', symbol: 'SPX', states: 2 });
     expect(parseCommand('REG SPX 9')).toMatchObject({ kind: 'invalid' });

@@ -11,7 +11,7 @@ export type Command =
 export const HELP: [string, string][] = [
   ['<SYMBOL> [GP]', 'chart the symbol, e.g. SPX or BTC-USD GP'],
   ['BACKTEST <SYMBOL> <SPEC>', 'run a backtest job, e.g. BACKTEST SPX 50SMA.200EMA'],
-  ['FA <SYMBOL> [FF3|FF5|...]', 'factor exposures: betas, t-stats, R²'],
+  ['FA <SYMBOL> [FF3|FF5|CARHART]', 'factor exposures: betas, t-stats, R² (monthly, Kenneth French data)'],
   ['REG <SYMBOL> [STATES]', 'market regimes: current regime and per-regime stats'],
   ['HELP', 'this help · Esc closes the panel · / focuses the command bar'],
 ];
@@ -19,6 +19,8 @@ export const HELP: [string, string][] = [
 /** Same alphabet as the server's instrument ids. */
 const SYMBOL_RE = /^[A-Za-z0-9.\-_:/^]{1,64}$/;
 const SPEC_RE = /^[A-Za-z0-9.\-_]{1,64}$/;
+/** The factor models the quant service has data for (`GET /api/v1/quant/factors?model=`). */
+export const FACTOR_MODELS = ['ff3', 'ff5', 'carhart'] as const;
 
 function symbolOk(s: string | undefined): s is string {
   return !!s && SYMBOL_RE.test(s);
@@ -49,7 +51,9 @@ export function parseCommand(raw: string, resolve: (sym: string) => string = (s)
       if (args.length < 1 || args.length > 2) return { kind: 'invalid', message: 'usage: FA <SYMBOL> [MODEL], e.g. FA SPX' };
       if (!symbolOk(args[0])) return { kind: 'invalid', message: `not a symbol: ${args[0]}` };
       const model = (args[1] ?? 'ff3').toLowerCase();
-      if (!/^[a-z0-9_]{1,16}$/.test(model)) return { kind: 'invalid', message: `not a factor model: ${args[1]}` };
+      if (!(FACTOR_MODELS as readonly string[]).includes(model)) {
+        return { kind: 'invalid', message: `not a factor model: ${args[1]} · one of ${FACTOR_MODELS.join(', ').toUpperCase()}` };
+      }
       return { kind: 'factors', symbol: resolve(args[0]), model };
     }
     case 'REG': {

@@ -66,6 +66,8 @@ export interface FactorsResponse {
   end: string;
   coefficients: FactorCoef[];
   model?: string;
+  /** Where the factor returns come from and the months they cover. */
+  factor_data?: { source: string; start: string; end: string };
 }
 
 export interface RegimeStat {
