@@ -218,6 +218,16 @@ def test_non_finite_prices_are_refused_with_the_row() -> None:
         technical.sma(close, 2)
 
 
+@pytest.fixture(scope="module")
+def urls(full_stack: Stack) -> dict[str, str]:
+    """``/v1/indicators`` on the quant service itself and through the gateway."""
+    wait_for(lambda: spx_2008(full_stack), 90, "SPX history stored")
+    return {
+        "quant": f"http://127.0.0.1:{full_stack.ports.quant}/v1/indicators",
+        "gateway": f"{full_stack.gateway_url}/api/v1/quant/indicators",
+    }
+
+
 @pytest.mark.integration
 @pytest.mark.slow
 class TestIndicatorsApi:
@@ -230,14 +240,6 @@ class TestIndicatorsApi:
         "start": "2008-01-01",
         "end": "2008-12-31",
     }
-
-    @pytest.fixture(scope="class")
-    def urls(self, full_stack: Stack) -> dict[str, str]:
-        wait_for(lambda: spx_2008(full_stack), 90, "SPX history stored")
-        return {
-            "quant": f"http://127.0.0.1:{full_stack.ports.quant}/v1/indicators",
-            "gateway": f"{full_stack.gateway_url}/api/v1/quant/indicators",
-        }
 
     @pytest.mark.parametrize("via", ["quant", "gateway"])
     def test_spx_2008_indicators_equal_talib(self, urls: dict[str, str], via: str) -> None:
@@ -281,9 +283,10 @@ class TestIndicatorsApi:
                 err = np.abs(actual[ok] - expected[ok]) / np.maximum(1.0, np.abs(expected[ok]))
                 assert err.max() <= TOLERANCE, f"{key}.{name}: {err.max():.3g}"
 
-    def test_repeated_parameters_are_one_list(self, urls: dict[str, str]) -> None:
+    @pytest.mark.parametrize("via", ["quant", "gateway"])
+    def test_repeated_parameters_are_one_list(self, urls: dict[str, str], via: str) -> None:
         response = httpx.get(
-            urls["gateway"],
+            urls[via],
             params=[("symbol", "SPX"), ("indicators", "sma"), ("indicators", "rsi,sma:20")],
             timeout=60,
         )
@@ -303,7 +306,7 @@ class TestIndicatorsApi:
                     "end": "2008-12-31",
                 },
                 422,
-                "sma:300 needs 301",
+                "sma:300 needs 300 bars",
             ),
             ({"symbol": "NOSUCH", "indicators": "sma"}, 404, ""),
         ],

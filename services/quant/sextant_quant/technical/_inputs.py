@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 from numpy.typing import ArrayLike, NDArray
 
 FloatArray = NDArray[np.float64]
@@ -51,17 +52,36 @@ zero; a difference of prices counts as zero within ``NEAR_ZERO`` times the price
 (TA-Lib's scale-relative test, so a flat window answers 0 at any price level)."""
 
 
+@njit(cache=True)
 def rolling_extremes(
     high: FloatArray, low: FloatArray, period: int
-) -> tuple[FloatArray, FloatArray]:
+) -> tuple[FloatArray, FloatArray]:  # pragma: no cover - numba
     """Highest ``high`` and lowest ``low`` of the last ``period`` rows (NaN before the first
-    full window). Max and min are exact, so no order of operations matters here."""
-    hh = nan_array(high.size)
-    ll = nan_array(low.size)
-    if period <= high.size:
-        windows = np.lib.stride_tricks.sliding_window_view
-        hh[period - 1 :] = windows(high, period).max(axis=1)
-        ll[period - 1 :] = windows(low, period).min(axis=1)
+    full window). Max and min are exact, so no order of operations matters here; the window
+    is rescanned only when its extreme leaves it."""
+    n = high.shape[0]
+    hh = np.full(n, np.nan)
+    ll = np.full(n, np.nan)
+    hi_at = -1
+    lo_at = -1
+    for i in range(period - 1, n):
+        first = i - period + 1
+        if hi_at < first:
+            hi_at = first
+            for j in range(first + 1, i + 1):
+                if high[j] >= high[hi_at]:
+                    hi_at = j
+        elif high[i] >= high[hi_at]:
+            hi_at = i
+        if lo_at < first:
+            lo_at = first
+            for j in range(first + 1, i + 1):
+                if low[j] <= low[lo_at]:
+                    lo_at = j
+        elif low[i] <= low[lo_at]:
+            lo_at = i
+        hh[i] = high[hi_at]
+        ll[i] = low[lo_at]
     return hh, ll
 
 

@@ -8,6 +8,7 @@ from numba import njit
 from numpy.typing import ArrayLike
 
 from ._inputs import NEAR_ZERO, FloatArray, as_bars, check_period
+from .volatility import true_range_of
 
 
 @njit(cache=True)
@@ -15,6 +16,7 @@ def _adx_nb(
     high: FloatArray, low: FloatArray, close: FloatArray, period: int
 ) -> tuple[FloatArray, FloatArray, FloatArray]:  # pragma: no cover - numba
     n = high.shape[0]
+    day_ranges = true_range_of(high, low, close)
     adx = np.full(n, np.nan)
     plus_di = np.full(n, np.nan)
     minus_di = np.full(n, np.nan)
@@ -35,10 +37,7 @@ def _adx_nb(
             minus_dm += down
         elif up > 0 and up > down:
             plus_dm += up
-        day_range = high[i] - low[i]
-        day_range = max(day_range, abs(high[i] - close[i - 1]))
-        day_range = max(day_range, abs(low[i] - close[i - 1]))
-        tr = tr - tr / period + day_range if i >= period else tr + day_range
+        tr = tr - tr / period + day_ranges[i] if i >= period else tr + day_ranges[i]
         if i < period:
             continue
         dx = -1.0  # no DX today: a flat market leaves the ADX where it was

@@ -9,15 +9,18 @@ from numpy.typing import ArrayLike
 from ._inputs import FloatArray, as_bars, check_period
 
 
-def true_range_of(high: FloatArray, low: FloatArray, close: FloatArray) -> FloatArray:
+@njit(cache=True)
+def true_range_of(
+    high: FloatArray, low: FloatArray, close: FloatArray
+) -> FloatArray:  # pragma: no cover - numba
     """Checked arrays' true range: the largest of high - low, |high - previous close| and
     |low - previous close|, in price units; NaN on the first row (no previous close)."""
-    out = np.full(high.size, np.nan)
-    if high.size > 1:
-        prev = close[:-1]
-        out[1:] = np.maximum(
-            np.maximum(high[1:] - low[1:], np.abs(prev - high[1:])), np.abs(prev - low[1:])
-        )
+    n = high.shape[0]
+    out = np.full(n, np.nan)
+    for i in range(1, n):
+        day_range = high[i] - low[i]
+        day_range = max(day_range, abs(close[i - 1] - high[i]))
+        out[i] = max(day_range, abs(close[i - 1] - low[i]))
     return out
 
 

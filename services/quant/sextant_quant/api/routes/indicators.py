@@ -91,7 +91,7 @@ def compute_indicators(
     bars are fewer than an indicator needs for one value."""
     arrays = {field: bars[field].to_numpy(dtype=np.float64) for field in OHLCV}
     rows = len(bars)
-    short = [f"{r.key} needs {r.lookback + 1}" for r in requests if r.lookback >= rows]
+    short = [f"{r.key} needs {r.lookback + 1} bars" for r in requests if r.lookback >= rows]
     if short:
         raise ValueError(f"too few bars in the range ({rows}): {'; '.join(short)}")
     return [
