@@ -138,24 +138,18 @@ def monthly_returns(closes: pd.Series | pd.DataFrame) -> pd.Series | pd.DataFram
 def require_coverage(
     data: FactorData, start: str | None, end: str | None, location: str = "query"
 ) -> None:
-    """A 422 naming ``start`` or ``end`` when the asked window reaches outside the months the
-    model's factor data covers."""
-    if start is not None:
-        asked = bound_or_422(start, "start", EARLIEST, location=location)
-        if asked.date() < data.first_month_start.date():
+    """A 422 naming ``start`` or ``end`` when either lies outside the months the model's factor
+    data covers."""
+    first, last = data.first_month_start.date(), data.last_month_end.date()
+    for field, value in (("start", start), ("end", end)):
+        if value is None:
+            continue
+        asked = bound_or_422(value, field, EARLIEST, end_of_day=field == "end", location=location)
+        if not first <= asked.date() <= last:
             raise field_error(
-                "start",
-                f"start={start} is before the {data.model.name} factor data ({data.span}, "
-                f"{data.source}); ask from {data.first_month_start:%Y-%m-%d} on",
-                location=location,
-            )
-    if end is not None:
-        asked = bound_or_422(end, "end", EARLIEST, end_of_day=True, location=location)
-        if asked.date() > data.last_month_end.date():
-            raise field_error(
-                "end",
-                f"end={end} is after the {data.model.name} factor data ({data.span}, "
-                f"{data.source}); ask up to {data.last_month_end:%Y-%m-%d}",
+                field,
+                f"{field}={value} is outside the {data.model.name} factor data ({data.span}, "
+                f"{data.source}); ask within it",
                 location=location,
             )
 
