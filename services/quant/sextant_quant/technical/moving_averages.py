@@ -40,6 +40,16 @@ def sma_from(x: FloatArray, period: int, start: int) -> FloatArray:  # pragma: n
 
 
 @njit(cache=True)
+def window_mean(x: FloatArray, period: int, last: int) -> float:  # pragma: no cover - numba
+    """Mean of the ``period`` values ending at row ``last``, summed oldest first: the seed of
+    TA-Lib's EMA and of Wilder's averages."""
+    total = 0.0
+    for i in range(last - period + 1, last + 1):
+        total += x[i]
+    return total / period
+
+
+@njit(cache=True)
 def ema_from(x: FloatArray, period: int, first: int) -> FloatArray:  # pragma: no cover - numba
     """EMA with k = 2 / (period + 1) whose first value, at row ``first``, is the mean of the
     ``period`` values ending there (TA-Lib's default seed); NaN before ``first``."""
@@ -48,10 +58,7 @@ def ema_from(x: FloatArray, period: int, first: int) -> FloatArray:  # pragma: n
     if first >= n:
         return out
     k = 2.0 / (period + 1)
-    total = 0.0
-    for i in range(first - period + 1, first + 1):
-        total += x[i]
-    prev = total / period
+    prev = window_mean(x, period, first)
     out[first] = prev
     for i in range(first + 1, n):
         prev = ((x[i] - prev) * k) + prev

@@ -7,6 +7,7 @@ from numba import njit
 from numpy.typing import ArrayLike
 
 from ._inputs import FloatArray, as_bars, check_period
+from .moving_averages import window_mean
 
 
 @njit(cache=True)
@@ -32,10 +33,7 @@ def wilder_average(values: FloatArray, period: int, first: int) -> FloatArray:  
     out = np.full(n, np.nan)
     if first >= n:
         return out
-    total = 0.0
-    for i in range(first - period + 1, first + 1):
-        total += values[i]
-    avg = total / period
+    avg = window_mean(values, period, first)
     out[first] = avg
     for i in range(first + 1, n):
         avg *= period - 1
