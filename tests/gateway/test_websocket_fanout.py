@@ -79,4 +79,4 @@ def test_bad_commands_get_an_error_and_the_socket_stays_open(gateway_port: int) 
     assert [r["type"] for r in replies] == ["error", "error", "error", "subscribed"]
     assert "not JSON" in str(replies[0]["detail"])
     assert "unknown action 'dance'" in str(replies[1]["detail"])
-    assert "list of symbol strings" in str(replies[2]["detail"])
+    assert "list of channel strings" in str(replies[2]["detail"])

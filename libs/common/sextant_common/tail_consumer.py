@@ -9,6 +9,11 @@ offset, raw bytes, key and headers) under the consumer's ``name``. A handler ref
 of topics no durable consumer keeps: with several replicas each sends the same dead letter, and
 the DLQ store keeps one per (topic, partition, offset, consumer).
 
+With a ``group_id`` the replicas share the partitions instead (each key is read by one
+replica, which can keep per-key state) and the group's offsets are committed every second, so a
+restart resumes where the group stopped; a new group still starts at the live end. For derived,
+recomputable streams (the quant service's live analytics), not for anything that must be stored.
+
 Raw aiokafka rather than a FastStream subscriber: the handler needs each fetch as one batch with
 a 5 ms fetch wait, so it can spread a burst over its clients' queues; the gateway's fan-out
 latency (``bench/ws_fanout.py``) was measured on this loop.
@@ -29,7 +34,8 @@ Handler = Callable[[list[Record]], Awaitable[Refusals]]
 
 
 class TailConsumer:
-    """Reads ``topics`` from their live end on every replica and hands each fetch to ``handle``."""
+    """Reads ``topics`` from their live end (on every replica, or shared by a ``group_id``) and
+    hands each fetch to ``handle``."""
 
     def __init__(
         self,
@@ -40,6 +46,7 @@ class TailConsumer:
         handle: Handler,
         fetch_max_wait_ms: int = 5,
         max_records: int = 5_000,
+        group_id: str | None = None,
     ) -> None:
         self._bootstrap = bootstrap
         self._topics = list(topics)
@@ -47,6 +54,7 @@ class TailConsumer:
         self._handle = handle
         self._fetch_max_wait_ms = fetch_max_wait_ms
         self._max_records = max_records
+        self._group_id = group_id
         self.running = False
 
     async def run(self) -> None:
@@ -54,8 +62,9 @@ class TailConsumer:
         consumer = AIOKafkaConsumer(
             *self._topics,
             bootstrap_servers=self._bootstrap,
-            group_id=None,
-            enable_auto_commit=False,
+            group_id=self._group_id,
+            enable_auto_commit=self._group_id is not None,
+            auto_commit_interval_ms=1_000,
             auto_offset_reset="latest",
             fetch_max_wait_ms=self._fetch_max_wait_ms,  # latency over batching
         )

@@ -33,3 +33,10 @@ class QuantSettings(CommonSettings):
     """Prefix of the job keys in Redis, e.g. to share one Redis between two deployments."""
     quant_job_ttl_s: int = 7 * 86_400
     """How long Redis keeps a job (state and stored result) after its last update, in seconds."""
+    quant_analytics_group: str = "quant-analytics"
+    """Consumer group of the live analytics on ``md.bars.v1``; replicas share the instruments."""
+    quant_analytics_benchmarks: dict[str, str] = {"*": "SPX", "simulated": "NDX"}
+    """Beta benchmark by bar source (``"*"``: any other source). Simulated instruments are
+    measured against the simulated Nasdaq-100, never against a real index."""
+    quant_analytics_live_window_seconds: float = 300.0
+    """Bars known longer ago than this are a backfill passing through: no live analytics."""

@@ -1,7 +1,9 @@
-"""``WS /ws``: live bars and job progress.
+"""``WS /ws``: live bars, live analytics and job progress.
 
-Send ``{"subscribe": ["SPX", "job:<job_id>"]}`` / ``{"unsubscribe": [...]}``; receive
-``{"type": "bar", "bar": {...}}`` for symbols and ``{"type": "job", "event": {...}}`` for jobs.
+Send ``{"subscribe": ["SPX", "analytics:SPX", "job:<job_id>"]}`` / ``{"unsubscribe": [...]}``;
+receive ``{"type": "bar", "bar": {...}}`` for symbols, ``{"type": "analytics", "analytics":
+{...}}`` (EWMA volatility, 1-day VaR, rolling beta, filtered regime probabilities after each live
+bar) for ``analytics:<symbol>`` and ``{"type": "job", "event": {...}}`` for jobs.
 
 A browser always sends ``Origin``: the handshake is refused (HTTP 403) unless it is the
 gateway's own origin (the ``Host`` the browser connected to) or one of ``SEXTANT_CORS_ORIGINS``,
@@ -30,6 +32,10 @@ WS_REJECTED = Counter(
 )
 
 
+MAX_CHANNEL_CHARS = 80
+"""Longest channel name: ``analytics:`` plus a 64-character instrument id fits."""
+
+
 def _parse_command(text: str, max_symbols: int) -> tuple[str, list[str]]:
     """Return ("subscribe" | "unsubscribe", symbols) or raise ValueError saying what is wrong."""
     try:
@@ -42,9 +48,11 @@ def _parse_command(text: str, max_symbols: int) -> tuple[str, list[str]]:
     if action not in ("subscribe", "unsubscribe"):
         raise ValueError(f"unknown action {action!r}: use subscribe or unsubscribe")
     if not isinstance(symbols, list) or not all(
-        isinstance(s, str) and 0 < len(s) <= 64 for s in symbols
+        isinstance(s, str) and 0 < len(s) <= MAX_CHANNEL_CHARS for s in symbols
     ):
-        raise ValueError(f"{action}: expected a list of symbol strings")
+        raise ValueError(
+            f"{action}: expected a list of channel strings of 1 to {MAX_CHANNEL_CHARS} characters"
+        )
     if len(symbols) > max_symbols:
         raise ValueError(f"{action}: at most {max_symbols} symbols per connection")
     return action, symbols
