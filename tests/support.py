@@ -17,6 +17,7 @@ from typing import TypeVar
 
 import httpx
 import orjson
+import pandas as pd
 import websockets
 from aiokafka import AIOKafkaProducer
 
@@ -267,3 +268,14 @@ async def ws_bar_latencies(port: int, symbol: str, expected: int) -> list[float]
                 known = datetime.fromisoformat(message["bar"]["ts_known"])
                 latencies.append((datetime.now(UTC) - known).total_seconds())
     return latencies
+
+
+def daily_frame(base_url: str, symbol: str, **params: str) -> pd.DataFrame:
+    """``symbol``'s daily bars through the gateway's ``/api/v1/bars`` as a frame of floats
+    (open, high, low, close, volume) indexed by naive UTC date, oldest first."""
+    response = httpx.get(f"{base_url}/api/v1/bars", params={"symbol": symbol, **params}, timeout=60)
+    response.raise_for_status()
+    bars = response.json()["bars"]
+    index = pd.DatetimeIndex([b["ts_event"] for b in bars], name="date").tz_localize(None)
+    fields = ("open", "high", "low", "close", "volume")
+    return pd.DataFrame({f: [b[f] for b in bars] for f in fields}, index=index, dtype=float)

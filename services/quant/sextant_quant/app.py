@@ -14,7 +14,16 @@ from sextant_common.content_type import RequireJsonContentType
 from sextant_common.http_errors import install_error_handlers
 from sextant_common.telemetry import add_health_and_metrics, http_ok
 from sextant_common.versioned_cache import VersionedCache
-from sextant_quant.api.routes import backtests, factors, indicators, options, regimes, risk
+from sextant_quant.api.routes import (
+    backtests,
+    correlations,
+    factors,
+    indicators,
+    options,
+    regimes,
+    risk,
+    screener,
+)
 from sextant_quant.api.routes.regimes import RegimesPublic
 from sextant_quant.jobs import backtest, sweep
 from sextant_quant.jobs.runner import JobRunner
@@ -70,7 +79,7 @@ def build_app(settings: QuantSettings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.regime_fits = VersionedCache[HMMRegimeModel](max_entries=64)
     app.state.regime_answers = VersionedCache[RegimesPublic](max_entries=256)
-    for module in (factors, regimes, risk, options, backtests, indicators):
+    for module in (factors, regimes, risk, options, backtests, indicators, screener, correlations):
         app.include_router(module.router)
     install_error_handlers(app)
     add_health_and_metrics(

@@ -60,7 +60,7 @@ async def forward(client: httpx.AsyncClient, path: str, request: Request) -> Res
         upstream = await client.request(
             request.method,
             quote(path, safe="/"),
-            params=request.query_params,
+            params=request.url.query,  # as sent: a repeated parameter keeps every value
             content=await request.body() if request.method in BODY_METHODS else None,
             headers=headers,
         )

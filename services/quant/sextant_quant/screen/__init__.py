@@ -1,0 +1,1 @@
+"""Cross-sectional analytics over the daily panel: the screener and correlation matrices."""
