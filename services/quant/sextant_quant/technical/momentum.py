@@ -51,15 +51,20 @@ def _cci_nb(tp: FloatArray, period: int) -> FloatArray:  # pragma: no cover - nu
     n = tp.shape[0]
     out = np.full(n, np.nan)
     for i in range(period - 1, n):
-        # Sum in ring-buffer order (row r sits in slot r % period), as TA-Lib does; a window
-        # flat to within NEAR_ZERO of its price level answers 0.
+        # Sum in ring-buffer order, as TA-Lib does: row r sits in slot r % period, so the
+        # order is the row in slot 0 up to row i, then the window's older rows.
+        split = i - (i % period)
         mean = 0.0
-        for slot in range(period):
-            mean += tp[i - ((i - slot) % period)]
+        for r in range(split, i + 1):
+            mean += tp[r]
+        for r in range(i - period + 1, split):
+            mean += tp[r]
         mean /= period
         deviation = 0.0
-        for slot in range(period):
-            deviation += abs(tp[i - ((i - slot) % period)] - mean)
+        for r in range(split, i + 1):
+            deviation += abs(tp[r] - mean)
+        for r in range(i - period + 1, split):
+            deviation += abs(tp[r] - mean)
         deviation /= period
         above = tp[i] - mean
         scale = NEAR_ZERO * abs(mean)
@@ -108,26 +113,47 @@ def mom(close: ArrayLike, period: int) -> FloatArray:
     return out
 
 
-def roc(close: ArrayLike, period: int) -> FloatArray:
-    """Rate of change in percent: (close / close ``period`` rows earlier - 1) * 100; 0 where
-    the earlier close is 0 (TA-Lib ``ROC``)."""
-    x = as_series(close, "close")
-    p = check_period(period, "period", 1)
-    out = nan_array(x.size)
-    before = x[:-p]
-    ratio = np.divide(x[p:], before, out=np.ones_like(before), where=before != 0.0)
-    out[p:] = (ratio - 1.0) * 100.0
+@njit(cache=True)
+def _roc_nb(x: FloatArray, period: int) -> FloatArray:  # pragma: no cover - numba
+    out = np.full(x.shape[0], np.nan)
+    for i in range(period, x.shape[0]):
+        before = x[i - period]
+        out[i] = ((x[i] / before) - 1.0) * 100.0 if before != 0.0 else 0.0
     return out
 
 
-def _fast_k(close: FloatArray, hh: FloatArray, ll: FloatArray) -> FloatArray:
-    """100 (close - ll) / (hh - ll); 0 where the range is within ``NEAR_ZERO`` of the
-    extremes' size (a flat window)."""
-    spread = hh - ll
-    flat = np.abs(spread) <= NEAR_ZERO * (np.abs(hh) + np.abs(ll))
-    diff = spread / 100.0
-    out: FloatArray = np.divide(close - ll, diff, out=np.zeros_like(diff), where=~flat)
-    out[np.isnan(diff)] = np.nan
+def roc(close: ArrayLike, period: int) -> FloatArray:
+    """Rate of change in percent: (close / close ``period`` rows earlier - 1) * 100; 0 where
+    the earlier close is 0; NaN for the first ``period`` rows (TA-Lib ``ROC``)."""
+    x = as_series(close, "close")
+    out: FloatArray = _roc_nb(x, check_period(period, "period", 1))
+    return out
+
+
+@njit(cache=True)
+def _fast_k_nb(
+    high: FloatArray, low: FloatArray, close: FloatArray, period: int
+) -> FloatArray:  # pragma: no cover - numba
+    """100 (close - lowest low) / (highest high - lowest low) over ``period`` rows; 0 where the
+    range is within ``NEAR_ZERO`` of the extremes' size (a flat window)."""
+    hh, ll = rolling_extremes(high, low, period)
+    out = np.full(close.shape[0], np.nan)
+    for i in range(period - 1, close.shape[0]):
+        spread = hh[i] - ll[i]
+        flat = abs(spread) <= NEAR_ZERO * (abs(hh[i]) + abs(ll[i]))
+        out[i] = 0.0 if flat else (close[i] - ll[i]) / (spread / 100.0)
+    return out
+
+
+@njit(cache=True)
+def _willr_nb(
+    high: FloatArray, low: FloatArray, close: FloatArray, period: int
+) -> FloatArray:  # pragma: no cover - numba
+    hh, ll = rolling_extremes(high, low, period)
+    out = np.full(close.shape[0], np.nan)
+    for i in range(period - 1, close.shape[0]):
+        diff = (hh[i] - ll[i]) / -100.0
+        out[i] = (hh[i] - close[i]) / diff if diff != 0.0 else 0.0
     return out
 
 
@@ -146,8 +172,7 @@ def stoch(
     fk = check_period(fastk, "fastk", 1)
     sk = check_period(slowk, "slowk", 1)
     sd = check_period(slowd, "slowd", 1)
-    hh, ll = rolling_extremes(h, lo, fk)
-    fast = _fast_k(c, hh, ll)
+    fast = _fast_k_nb(h, lo, c, fk)
     k: FloatArray = sma_from(fast, sk, fk - 1)
     d: FloatArray = sma_from(k, sd, fk + sk - 2)
     k[: min(fk + sk + sd - 3, k.size)] = np.nan
@@ -159,10 +184,7 @@ def willr(high: ArrayLike, low: ArrayLike, close: ArrayLike, period: int) -> Flo
     ``period`` rows, 0 for a flat range; NaN for the first ``period - 1`` rows (TA-Lib
     ``WILLR``)."""
     h, lo, c = as_bars({"high": high, "low": low, "close": close})
-    hh, ll = rolling_extremes(h, lo, check_period(period, "period", 2))
-    diff = (hh - ll) / -100.0
-    out: FloatArray = np.divide(hh - c, diff, out=np.zeros_like(diff), where=diff != 0.0)
-    out[np.isnan(diff)] = np.nan
+    out: FloatArray = _willr_nb(h, lo, c, check_period(period, "period", 2))
     return out
 
 
