@@ -79,7 +79,7 @@ class OptionChainReader:
     """DuckDB over the stored snapshots; safe to call from many threads."""
 
     def __init__(self, lake_dir: Path) -> None:
-        self.root = lake_dir / OPTIONS.name
+        self.root = lake_dir / OPTIONS.name  # (``right`` is an SQL keyword: names are quoted)
         self._db = duckdb.connect(":memory:")
         self._db.execute("SET TimeZone = 'UTC'")
         self._local = threading.local()
@@ -122,7 +122,7 @@ class OptionChainReader:
         ]
         result = cursor.execute(
             f"""
-            SELECT {", ".join(OPTIONS.schema.names)} FROM {files}
+            SELECT {", ".join(f'"{name}"' for name in OPTIONS.schema.names)} FROM {files}
             WHERE {where} AND ($expiry IS NULL OR expiry = $expiry)
             ORDER BY expiry, strike, "right"
             """,
