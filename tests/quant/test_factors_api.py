@@ -130,6 +130,8 @@ def test_bad_factor_requests_name_the_field(gateway: str) -> None:
     assert loc == ["query", "start"] and "1963-07-01" in msg
     loc, msg = error("/rolling", symbol="SPX", model="carhart", start="2018-01-01")
     assert loc == ["query", "start"] and "outside the Carhart 4 factor data" in msg
+    loc, msg = error("", symbol="BTC-USD", model="carhart")  # simulated, recent months only
+    assert loc == ["query", "symbol"] and "share no month with the Carhart 4" in msg
     unknown = get(gateway, "/rolling", symbol="NOSUCH", model="ff5")
     assert unknown.status_code == 404 and "NOSUCH" in unknown.text
     body = httpx.post(

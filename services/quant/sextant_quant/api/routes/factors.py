@@ -154,11 +154,33 @@ def require_coverage(
             )
 
 
+def require_overlap(
+    returns: pd.Series | pd.DataFrame,
+    data: FactorData,
+    field: str,
+    label: str,
+    location: str = "query",
+) -> None:
+    """A 422 naming ``field`` when the monthly returns of ``label`` share no month with the
+    model's factor data (e.g. a history that starts after the data ends)."""
+    if len(returns.index.intersection(data.returns.index)):
+        return
+    months = f"{returns.index[0]:%Y-%m}..{returns.index[-1]:%Y-%m}" if len(returns) else "none"
+    raise field_error(
+        field,
+        f"the monthly returns of {label} ({months}) share no month with the {data.model.name} "
+        f"factor data ({data.span}); choose a symbol, window or model that overlaps it",
+        location=location,
+    )
+
+
 async def _sample(market: MarketDataDep, params: FactorParams) -> tuple[pd.Series, FactorData]:
     data = factor_data(params.model)
     require_coverage(data, params.start, params.end)
     closes = await closes_or_http_error(market, params.symbol, params.start, params.end)
-    return monthly_returns(closes), data
+    returns = monthly_returns(closes)
+    require_overlap(returns, data, "symbol", params.symbol)
+    return returns, data
 
 
 def _dates(index: pd.Index) -> list[str]:
@@ -305,11 +327,11 @@ async def portfolio_factor_exposure(
     data = factor_data(body.model)
     require_coverage(data, body.start, body.end, location="body")
     closes = await closes_frame_or_http_error(market, body.symbols, body.start, body.end)
+    returns = monthly_returns(closes)
+    require_overlap(returns, data, "symbols", ", ".join(body.symbols), location="body")
     weights = pd.Series(body.weights, index=body.symbols)
     exposures = await compute_or_422(
-        lambda: data.model().portfolio_exposures(
-            weights, monthly_returns(closes), data.returns, risk_free="RF"
-        ),
+        lambda: data.model().portfolio_exposures(weights, returns, data.returns, risk_free="RF"),
         "symbols",
         location="body",
     )
