@@ -5,6 +5,7 @@ import {
   backtestMetrics,
   equityPath,
   factorRows,
+  factorSourceText,
   fmtDate,
   fmtInt,
   fmtNum,
@@ -209,7 +210,7 @@ export class Panel {
     d.nObs = String(r.n_obs ?? '');
     this.body.append(
       h('div', { class: 'panel-meta' }, `${fmtDate(r.start)} → ${fmtDate(r.end)} · ${fmtInt(r.n_obs)} obs`),
-      ...(r.factor_data ? [h('div', { class: 'panel-meta dim', 'data-factor-source': '' }, `factors: ${r.factor_data.source} (${fmtDate(r.factor_data.start)} → ${fmtDate(r.factor_data.end)})`)] : []),
+      h('div', { class: 'panel-meta dim', 'data-factor-source': '' }, factorSourceText(r)),
       h(
         'div',
         { class: 'metrics' },

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isTerminal, newer } from './jobs';
-import { backtestMetrics, equityPath, factorRows, fmtPct, progressText, regimeRows, thin, type JobEventWire } from './results';
+import { backtestMetrics, equityPath, factorRows, factorSourceText, fmtPct, progressText, regimeRows, thin, type JobEventWire } from './results';
 
 describe('result formatting', () => {
   it('formats percentages and missing values', () => {
@@ -49,6 +49,9 @@ describe('result formatting', () => {
     const f = factorRows({ r_squared: 0.9, adj_r_squared: 0.9, alpha_annualized: 0.01, n_obs: 100, start: '', end: '', coefficients: [{ name: 'mkt_rf', coef: 0.98765, std_err: 0.01, t_stat: 98.7, p_value: 0 }, { name: 'smb', coef: -0.1, std_err: 0.2, t_stat: -0.5, p_value: 0.61 }] });
     expect(f[0]).toEqual({ name: 'mkt_rf', beta: '0.988', se: '0.010', t: '98.70', p: '<0.001', significant: true });
     expect(f[1].significant).toBe(false);
+    const base = { r_squared: 0.9, adj_r_squared: 0.9, alpha_annualized: 0, n_obs: 1, start: '', end: '', coefficients: [] };
+    expect(factorSourceText({ ...base, factor_data: { source: 'Kenneth French data library', start: '1963-07-01', end: '2021-01-31' } })).toBe('factors: Kenneth French data library (1963-07-01 → 2021-01-31)');
+    expect(factorSourceText(base)).toBeNull();
     const r = regimeRows({ current: 'bull', current_probabilities: { bull: 0.9 }, series_kind: 'filtered', dates: [], labels: [], stats: [{ regime: 'bull', periods: 10, share: 0.6, ann_return: 0.15, ann_vol: 0.1, sharpe: 1.5, max_drawdown: -0.1, hit_rate: 0.55, avg_duration: 20.25, n_spells: 3 }, { regime: 'bear', periods: 5, share: 0.4, ann_return: -0.2, ann_vol: 0.3, sharpe: -0.7, max_drawdown: -0.5, hit_rate: 0.4, avg_duration: 8, n_spells: 2 }] });
     expect(r[0]).toMatchObject({ regime: 'bull', share: '60.0%', ann_return: '+15.0%', max_drawdown: '-10.0%', current: 'true' });
     expect(r[1]).toMatchObject({ regime: 'bear', ann_return: '-20.0%', current: 'false' });

@@ -211,6 +211,12 @@ export function factorRows(r: FactorsResponse): FactorRow[] {
   }));
 }
 
+/** The line naming the factor data of an answer (source and covered months), or null. */
+export function factorSourceText(r: FactorsResponse): string | null {
+  const f = r.factor_data;
+  return f ? `factors: ${f.source} (${fmtDate(f.start)} → ${fmtDate(f.end)})` : null;
+}
+
 /** Regime stats as display strings, the current regime flagged. */
 export function regimeRows(r: RegimesResponse): (Record<string, string> & { current: string })[] {
   return (r.stats ?? []).map((s) => ({
