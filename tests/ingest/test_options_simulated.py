@@ -4,12 +4,18 @@ arbitrage-free SVI surface (checked with the quant service's SVI and implied-vol
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
+from fastapi import FastAPI
 
 from sextant_common.events import OptionRight
+from sextant_ingest.api.routes import fetch
+from sextant_ingest.fetching import UnifiedFetcher
+from sextant_ingest.fetching.settings import FetchSettings
 from sextant_ingest.market import option_chain
 from sextant_ingest.market.option_chain import simulate_chain, surface_for, years_to
 from sextant_ingest.providers.errors import NotFound
@@ -110,3 +116,38 @@ def test_model_prices_invert_to_the_surface_vols() -> None:
         assert np.allclose(solved.vol[usable], s.model_vol[usable], rtol=1e-8)
         mid = 0.5 * (s.bid + s.ask)
         assert np.all(np.abs(mid - s.model_price) < 0.1 * s.model_price + 0.02)
+
+
+async def test_the_fetch_api_serves_a_snapshot_by_name(tmp_path: Path) -> None:
+    settings = FetchSettings(
+        data_dir=tmp_path,
+        fetch_providers=["simulated"],
+        routes={},
+        redis_url=None,
+        datasets_url=None,
+        secrets_file=None,
+    )
+    app = FastAPI()
+    app.include_router(fetch.router)
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        UnifiedFetcher(settings) as fetcher,
+        httpx.AsyncClient(transport=transport, base_url="http://ingest") as client,
+    ):
+        app.state.fetcher = fetcher
+        body = {"kind": "options", "provider": "simulated", "publish": False}
+        snapshot = {"underlying": "NDX", "as_of": "2026-03-02T15:30:00Z"}
+        answer = await client.post("/v1/fetch", json={**body, "params": snapshot})
+        unknown = await client.post("/v1/fetch", json={**body, "params": {"underlying": "BTC-USD"}})
+        # routing never falls back to simulated data: without a provider named, none serves it
+        unnamed = await client.post(
+            "/v1/fetch", json={"kind": "options", "publish": False, "params": snapshot}
+        )
+
+    assert answer.status_code == 200, answer.text
+    records = answer.json()["records"]
+    assert answer.json()["dataset"] == "option_chain" and len(records) > 100
+    assert {r["source"] for r in records} == {"simulated"}
+    assert {r["ts_event"] for r in records} == {"2026-03-02T15:30:00Z"}
+    assert unknown.status_code == 404 and "BTC-USD" in unknown.text
+    assert unnamed.status_code == 404

@@ -152,7 +152,7 @@ async def test_the_offline_providers_are_modules_the_fetch_api_serves_by_name_on
         listing = {p["name"]: p for p in (await client.get("/v1/providers")).json()}
         assert {name: p["datasets"] for name, p in listing.items()} == {
             "shipped": ["bars"],
-            "simulated": ["bars"],
+            "simulated": ["option_chain", "bars"],
         }
         assert listing["simulated"]["available"] and listing["shipped"]["available"]
 
