@@ -3,6 +3,8 @@ arbitrage-free SVI surface (checked with the quant service's SVI and implied-vol
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,12 +14,13 @@ import numpy as np
 import pytest
 from fastapi import FastAPI
 
-from sextant_common.events import OptionRight
+from sextant_common.events import Event, OptionQuote, OptionRight
 from sextant_ingest.api.routes import fetch
 from sextant_ingest.fetching import UnifiedFetcher
 from sextant_ingest.fetching.settings import FetchSettings
 from sextant_ingest.market import option_chain
 from sextant_ingest.market.option_chain import simulate_chain, surface_for, years_to
+from sextant_ingest.option_chains import publish_chains, run_chain_feed, simulated_underlyings
 from sextant_ingest.providers.errors import NotFound
 from sextant_ingest.providers.fetcher import DataKind
 from sextant_ingest.providers.simulated import SimulatedOptionChainFetcher, SimulatedProvider
@@ -118,15 +121,58 @@ def test_model_prices_invert_to_the_surface_vols() -> None:
         assert np.all(np.abs(mid - s.model_price) < 0.1 * s.model_price + 0.02)
 
 
-async def test_the_fetch_api_serves_a_snapshot_by_name(tmp_path: Path) -> None:
-    settings = FetchSettings(
-        data_dir=tmp_path,
+def offline_settings(data_dir: Path) -> FetchSettings:
+    """The simulated market only, off the machine's Redis, datasets service and secrets."""
+    return FetchSettings(
+        data_dir=data_dir,
         fetch_providers=["simulated"],
         routes={},
         redis_url=None,
         datasets_url=None,
         secrets_file=None,
     )
+
+
+class FlakySink:
+    """An event sink whose first publish fails (the broker down), then keeps what it gets."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.records: list[Event] = []
+        self.received = asyncio.Event()
+
+    async def publish(self, records: Sequence[Event]) -> int:
+        self.calls += 1
+        if self.calls == 1:
+            raise ConnectionError("broker unreachable")
+        self.records.extend(records)
+        self.received.set()
+        return len(records)
+
+
+async def test_the_feed_publishes_every_underlying_and_outlives_a_failed_round(
+    tmp_path: Path,
+) -> None:
+    sink = FlakySink()
+    async with UnifiedFetcher(offline_settings(tmp_path), publisher=sink) as fetcher:
+        underlyings = simulated_underlyings(fetcher)
+        assert "AAPL" in underlyings and "NDX" in underlyings and "EURUSD" not in underlyings
+        feed = asyncio.create_task(run_chain_feed(fetcher, ["AAPL"], period_s=0.01))
+        try:
+            async with asyncio.timeout(30):
+                await sink.received.wait()
+        finally:
+            feed.cancel()
+        sent = await publish_chains(fetcher, ["MSFT", "EURUSD"])  # EURUSD: logged, skipped
+
+    assert sink.calls >= 3
+    assert {q.underlying for q in sink.records} == {"AAPL", "MSFT"}
+    assert sent == sum(q.underlying == "MSFT" for q in sink.records) > 100
+    assert all(isinstance(q, OptionQuote) and q.source == "simulated" for q in sink.records)
+
+
+async def test_the_fetch_api_serves_a_snapshot_by_name(tmp_path: Path) -> None:
+    settings = offline_settings(tmp_path)
     app = FastAPI()
     app.include_router(fetch.router)
     transport = httpx.ASGITransport(app=app)

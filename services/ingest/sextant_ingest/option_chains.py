@@ -55,8 +55,15 @@ async def publish_chains(fetcher: UnifiedFetcher, underlyings: Sequence[str]) ->
 async def run_chain_feed(
     fetcher: UnifiedFetcher, underlyings: Sequence[str], period_s: float
 ) -> None:
-    """:func:`publish_chains` now and every ``period_s`` seconds, until cancelled."""
+    """:func:`publish_chains` now and every ``period_s`` seconds, until cancelled. A round that
+    fails (the broker unreachable, say) is logged and the next one tried on schedule."""
     while True:
-        sent = await publish_chains(fetcher, underlyings)
-        log.info("published %d simulated option quotes of %d underlyings", sent, len(underlyings))
+        try:
+            sent = await publish_chains(fetcher, underlyings)
+        except Exception:
+            log.exception("simulated option chains not published; next try in %.0f s", period_s)
+        else:
+            log.info(
+                "published %d simulated option quotes of %d underlyings", sent, len(underlyings)
+            )
         await asyncio.sleep(period_s)
