@@ -283,6 +283,49 @@ class TestIndicatorsApi:
                 err = np.abs(actual[ok] - expected[ok]) / np.maximum(1.0, np.abs(expected[ok]))
                 assert err.max() <= TOLERANCE, f"{key}.{name}: {err.max():.3g}"
 
+    def test_a_simulated_instrument_is_labeled_and_equals_talib(
+        self, urls: dict[str, str], full_stack: Stack
+    ) -> None:
+        def simulated_equity() -> str | None:
+            listing = httpx.get(f"{full_stack.gateway_url}/api/v1/instruments", timeout=30)
+            entries = listing.json()["instruments"]
+            sources: dict[str, set[str]] = {}
+            for e in entries:
+                sources.setdefault(e["instrument_id"], set()).add(e["source"])
+            return next(
+                (
+                    e["instrument_id"]
+                    for e in entries
+                    if e["source"] == "simulated"
+                    and e["asset_class"] == "equity"
+                    and "1d" in e["intervals"]
+                    and e["rows"] >= 60
+                    and sources[e["instrument_id"]] == {"simulated"}
+                ),
+                None,
+            )
+
+        symbol = wait_for(simulated_equity, 90, "a simulated equity with 60 daily bars")
+        response = httpx.get(
+            urls["gateway"], params={"symbol": symbol, "indicators": "adx:14,stoch"}, timeout=60
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["source"] == "simulated" and body["simulated"] is True
+        bars = httpx.get(
+            f"{full_stack.gateway_url}/api/v1/bars", params={"symbol": symbol}, timeout=60
+        ).json()["bars"]
+        assert body["dates"] == [b["ts_event"][:10] for b in bars]
+        high, low, close = (np.array([b[f] for b in bars], float) for f in ("high", "low", "close"))
+        adx, k = (s["outputs"] for s in body["indicators"])
+        for got, want in (
+            (adx["adx"], talib.ADX(high, low, close, 14)),
+            (adx["minus_di"], talib.MINUS_DI(high, low, close, 14)),
+            (k["k"], talib.STOCH(high, low, close, 14, 3, 0, 3, 0)[0]),
+        ):
+            actual = np.array([np.nan if v is None else v for v in got])
+            np.testing.assert_allclose(actual, want, rtol=1e-12, atol=1e-9)
+
     @pytest.mark.parametrize("via", ["quant", "gateway"])
     def test_repeated_parameters_are_one_list(self, urls: dict[str, str], via: str) -> None:
         response = httpx.get(
