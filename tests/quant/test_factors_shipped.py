@@ -15,6 +15,7 @@ from sextant_quant.factors import (
     Carhart4,
     FamaFrench3,
     FamaFrench5,
+    ShippedModel,
     factor_data,
     load_shipped_carhart_monthly,
     load_shipped_ff3_monthly,
@@ -95,8 +96,8 @@ def test_carhart_data_has_momentum_in_fractions() -> None:
         ("carhart", Carhart4, "1949-01-01..2017-03-31"),
     ],
 )
-def test_catalog_pairs_each_model_with_its_data(name: str, model: type, span: str) -> None:
-    data = factor_data(name)  # type: ignore[arg-type]
+def test_catalog_pairs_each_model_with_its_data(name: ShippedModel, model: type, span: str) -> None:
+    data = factor_data(name)
     assert data.model is model
     assert list(data.returns.columns) == [*model.default_factors, "RF"]
     assert data.span == span
@@ -105,4 +106,4 @@ def test_catalog_pairs_each_model_with_its_data(name: str, model: type, span: st
 
 def test_catalog_refuses_unknown_models() -> None:
     with pytest.raises(ValueError, match="unknown factor model 'ff7'; known: ff3, ff5, carhart"):
-        factor_data("ff7")  # type: ignore[arg-type]
+        factor_data("ff7")
