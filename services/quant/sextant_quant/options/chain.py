@@ -25,7 +25,14 @@ import numpy as np
 from ._inputs import FloatArray, OptionInputError
 from .bsm import bsm_greeks
 from .implied_volatility import implied_vol
-from .surface import ArbitrageReport, SurfaceFit, fit_svi_surface
+from .surface import (
+    GRID_POINTS,
+    ArbitrageReport,
+    ButterflyViolation,
+    CalendarViolation,
+    SurfaceFit,
+    fit_svi_surface,
+)
 from .svi import MIN_QUOTES
 
 EXPIRY_TIME = time(21, 0)
@@ -140,8 +147,9 @@ class ChainSurface:
     """The SVI surface fitted to a snapshot's out-of-the-money implied vols.
 
     ``expiries`` are the fitted expiries (dates, with ``t`` in years); ``skipped`` maps an
-    expiry left out to why (fewer than 5 usable quotes). ``residuals`` are per fitted quote:
-    model vol minus market vol (annualized fractions)."""
+    expiry left out to why (fewer than 5 usable quotes). ``quotes`` holds per fitted quote its
+    residual: model vol minus market vol (annualized fractions). ``arbitrage`` is checked where
+    there are quotes (:func:`quoted_arbitrage`)."""
 
     fit: SurfaceFit
     expiries: list[date]
@@ -188,7 +196,27 @@ def fit_chain_surface(frame: ChainFrame) -> ChainSurface:
         }
         for i, m in zip(np.flatnonzero(keep).tolist(), model.tolist(), strict=True)
     ]
-    return ChainSurface(fit, fitted, skipped, quotes, fit.arbitrage())
+    return ChainSurface(fit, fitted, skipped, quotes, quoted_arbitrage(fit))
+
+
+def quoted_arbitrage(fit: SurfaceFit) -> ArbitrageReport:
+    """Butterfly violations of each slice on its quoted log-moneyness range, and calendar
+    violations of each pair of adjacent expiries on the range both quote (401 points each).
+
+    Only where there are quotes: a short expiry's smile extrapolated to the wings of a year's
+    (fitted to a handful of noisy quotes) crosses its neighbours freely, and that says nothing
+    about the market."""
+    butterflies: list[ButterflyViolation] = []
+    for s in fit.slices:
+        grid = np.linspace(s.k_min, s.k_max, GRID_POINTS)
+        butterflies.extend(SurfaceFit((s,)).arbitrage(grid).butterfly)
+    calendars: list[CalendarViolation] = []
+    for near, far in zip(fit.slices, fit.slices[1:], strict=False):
+        low, high = max(near.k_min, far.k_min), min(near.k_max, far.k_max)
+        if low < high:
+            grid = np.linspace(low, high, GRID_POINTS)
+            calendars.extend(SurfaceFit((near, far)).arbitrage(grid).calendar)
+    return ArbitrageReport(tuple(butterflies), tuple(calendars))
 
 
 def surface_grid(

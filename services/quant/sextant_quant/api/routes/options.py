@@ -293,8 +293,9 @@ async def get_surface(
 ) -> dict[str, Any]:
     """Raw SVI fitted per expiry to the out-of-the-money implied vols of the latest stored chain
     at or before ``as_of``: per-slice parameters and metrics, fit residuals per quote (model
-    minus market vol), arbitrage flags (butterfly: Durrleman's g(k) < 0 on a slice; calendar:
-    total variance falling from one expiry to the next at some log-moneyness k = ln(K/F)) and
+    minus market vol), arbitrage flags where there are quotes (butterfly: Durrleman's g(k) < 0
+    on a slice's quoted range; calendar: total variance falling from one expiry to the next at
+    some log-moneyness k = ln(K/F) both quote) and
     an IV grid (``grid.strikes`` x ``grid.expiries``, null where the surface has no positive
     variance) for the chart. Vols annualized fractions, ``t`` in years."""
     chain = await _stored_chain(market, query)
