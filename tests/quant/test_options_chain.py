@@ -179,3 +179,16 @@ def test_thin_expiries_are_skipped_and_a_chain_with_none_fittable_is_refused() -
     assert np.isfinite(vols).all()
     with pytest.raises(OptionInputError, match="at least 5"):
         fit_chain_surface(price_chain(rows[:8], SNAPSHOT, RATE, YIELD))
+
+
+def test_smiles_crossing_only_beyond_the_quotes_are_not_flagged() -> None:
+    near, far = date(2027, 3, 19), date(2027, 6, 18)
+    steep = SviParams(a=0.02 * 0.28, b=0.3 * 0.28, rho=0.0, m=0.0, sigma=0.1)  # crosses at k ~ 0.2
+    rows = chain_rows({near: steep}, strikes=np.arange(86.0, 111.0, 2.0)) + chain_rows(
+        {far: scaled(CALM_SLICE, 0.53)}, strikes=np.arange(55.0, 181.0, 5.0)
+    )
+
+    surface = fit_chain_surface(price_chain(rows, SNAPSHOT, RATE, YIELD))
+
+    assert surface.arbitrage.free
+    assert surface.fit.arbitrage().calendar  # extrapolated over the far expiry's range
