@@ -133,6 +133,9 @@ SEMANTIC_422 = (
     "post_api_v1_quant_options_surface",
     # position ids unique across the list (uniqueItems can only compare whole objects):
     "post_api_v1_quant_risk_stress",
+    # the expiry must be listed in the stored snapshot, which needs enough quotes to fit (data):
+    "get_api_v1_quant_options_chain",
+    "get_api_v1_quant_options_surface",
 )
 
 
