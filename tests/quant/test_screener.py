@@ -189,3 +189,16 @@ def test_bad_input_names_the_field(
 def test_biggest_accepted_request(gateway: str) -> None:
     body = screen(gateway, filter=["ret_1m>-1"] * 64, limit=10_000, sort="-addv_60d").json()
     assert len(body["filters"]) == 64 and body["count"] == body["matched"] > 0
+
+
+def test_a_benchmark_sharing_no_dates_says_why_betas_are_null(gateway: str) -> None:
+    rows = screen(gateway, limit=10_000).json()["rows"]
+    benchmark = next(r["symbol"] for r in rows if r["simulated"])
+    body = screen(gateway, benchmark=benchmark, limit=10_000).json()
+    spx = next(r for r in body["rows"] if r["symbol"] == "SPX")
+    assert spx["obs"] > 252 and spx["beta_1y"] is None  # the shipped S&P 500 ends earlier
+    unexplained = [r for r in body["rows"] if r["obs"] > 252 and r["beta_1y"] is None]
+    assert body["warnings"] == [
+        f"beta_1y is null for {len(unexplained)} instruments with a year of bars: fewer than "
+        f"252 daily returns on dates they share with {benchmark}"
+    ]

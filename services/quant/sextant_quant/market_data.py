@@ -63,6 +63,7 @@ class MarketData:
         self._instruments: tuple[float, dict[str, dict[str, Any]]] | None = None
         self._frames = VersionedCache[tuple[str, pd.DataFrame]](max_entries=FRAMES_CACHED)
         self._panel: tuple[str, Panel] | None = None
+        self._panel_lock = asyncio.Lock()  # concurrent screens parse a changed panel once
 
     async def _get(
         self,
@@ -195,17 +196,18 @@ class MarketData:
 
         Kept parsed (and packed) with its ``ETag``: while no daily bar is stored, asking again
         costs one ``304 Not Modified`` round trip."""
-        held = self._panel
-        revalidate = {"If-None-Match": held[0]} if held is not None else None
-        response = await self._get("/v1/panel", {}, "the daily panel", revalidate)
-        if response.status_code == 304 and held is not None:
-            return held[1]
-        if response.status_code != 200:
-            raise MarketDataError(response.status_code, response.text[:300])
-        panel = await asyncio.to_thread(_read_panel, response.content)
-        if etag := response.headers.get("etag"):
-            self._panel = (etag, panel)
-        return panel
+        async with self._panel_lock:
+            held = self._panel
+            revalidate = {"If-None-Match": held[0]} if held is not None else None
+            response = await self._get("/v1/panel", {}, "the daily panel", revalidate)
+            if response.status_code == 304 and held is not None:
+                return held[1]
+            if response.status_code != 200:
+                raise MarketDataError(response.status_code, response.text[:300])
+            panel = await asyncio.to_thread(_read_panel, response.content)
+            if etag := response.headers.get("etag"):
+                self._panel = (etag, panel)
+            return panel
 
 
 def _read_panel(stream: bytes) -> Panel:

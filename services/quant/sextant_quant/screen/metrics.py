@@ -13,14 +13,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sextant_quant.screen.panel import Aligned, FloatMatrix, IntArray, Packed, Panel, trailing
+from sextant_quant.screen.panel import (
+    Aligned,
+    FloatArray,
+    FloatMatrix,
+    IntArray,
+    Packed,
+    Panel,
+    trailing,
+)
 
 TRADING_DAYS = 252
 """Bars in a year; also the annualization factor of volatilities (sqrt of it)."""
 MONTH = 21
 """Bars in a month."""
-
-FloatArray = np.ndarray
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,11 @@ import numpy.typing as npt
 import pyarrow as pa
 
 FloatMatrix = npt.NDArray[np.float64]
+"""(T, N): one row per date (or observation), one column per instrument."""
+FloatArray = npt.NDArray[np.float64]
+"""One value per instrument."""
 IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
 
 US_PER_DAY = 86_400_000_000
 
@@ -92,7 +96,7 @@ class Panel:
         close[row, column] = table.column("close").to_numpy()
         volume[row, column] = table.column("volume").to_numpy()
         first_row = np.zeros(len(symbols), dtype=np.int64)
-        first_row[column[::-1]] = np.arange(len(column))[::-1]  # any row of each instrument
+        first_row[column[::-1]] = np.arange(len(column))[::-1]  # each instrument's first row
         return cls(
             dates=dates.astype("datetime64[D]"),
             symbols=tuple(symbols),

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sextant_quant.screen.metrics import FloatArray
+from sextant_quant.screen.panel import BoolArray, FloatArray, IntArray
 
-COMPARISONS: dict[str, Callable[[FloatArray, float], FloatArray]] = {
+COMPARISONS: dict[str, Callable[[FloatArray, float], BoolArray]] = {
     "<=": operator.le,
     ">=": operator.ge,
     "!=": operator.ne,
@@ -48,10 +48,10 @@ class Filter:
     def __str__(self) -> str:
         return f"{self.metric}{self.op}{self.value:g}"
 
-    def passes(self, values: FloatArray) -> FloatArray:
+    def passes(self, values: FloatArray) -> BoolArray:
         """Per instrument, whether it passes."""
         with np.errstate(invalid="ignore"):
-            passed: FloatArray = COMPARISONS[self.op](values, self.value) & ~np.isnan(values)
+            passed: BoolArray = COMPARISONS[self.op](values, self.value) & ~np.isnan(values)
         return passed
 
 
@@ -118,10 +118,10 @@ def parse_sort(text: str, metrics: Collection[str]) -> SortKey:
 def rank(
     values: Mapping[str, FloatArray],
     symbols: Sequence[str],
-    candidates: FloatArray,
+    candidates: BoolArray,
     filters: Sequence[Filter],
     sort: SortKey,
-) -> tuple[FloatArray, int]:
+) -> tuple[IntArray, int]:
     """Indices of the ``candidates`` (a boolean mask over instruments) that pass every filter,
     ranked by ``sort`` (instruments whose key is NaN last, ties by symbol), and how many passed.
     """

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from sextant_quant.screen.metrics import METRICS, metrics_at
+from sextant_quant.screen.metrics import METRICS, TRADING_DAYS, metrics_at
 from sextant_quant.screen.panel import Panel
 from sextant_quant.screen.query import Filter, ScreenError, SortKey, rank
 
@@ -27,6 +27,7 @@ class ScreenResult:
     """Instruments with at least one daily bar on or before as_of."""
     matched: int
     """Of those, how many passed every filter."""
+    warnings: list[str]
 
 
 def run_screen(
@@ -66,4 +67,13 @@ def run_screen(
                 **{name: values_[i] for name, values_ in columns.items()},
             }
         )
-    return ScreenResult(rows, int((values["obs"] > 0).sum()), matched)
+    no_beta = int(((values["obs"] > TRADING_DAYS) & np.isnan(values["beta_1y"])).sum())
+    warnings = (
+        [
+            f"beta_1y is null for {no_beta} instruments with a year of bars: fewer than "
+            f"{TRADING_DAYS} daily returns on dates they share with {benchmark}"
+        ]
+        if benchmark and no_beta
+        else []
+    )
+    return ScreenResult(rows, int((values["obs"] > 0).sum()), matched, warnings)

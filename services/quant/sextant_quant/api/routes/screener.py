@@ -146,6 +146,6 @@ async def screener(market: MarketDataDep, params: Annotated[ScreenerParams, Quer
             "filters": [str(f) for f in filters],
             "metrics": {name: m.description for name, m in METRICS.items()},
             "rows": result.rows,
-            "warnings": warnings,
+            "warnings": warnings + result.warnings,
         }
     )
