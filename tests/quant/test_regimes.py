@@ -72,12 +72,13 @@ def test_labels_do_not_flip_across_seeds_or_refits(model, returns: pd.Series) ->
     again = fit_hmm_regimes(returns, 3, n_init=3, seed=0)
     np.testing.assert_array_equal(again.means, model.means)
     other_seeds = fit_hmm_regimes(returns, 3, n_init=3, seed=100)
-    assert other_seeds.seed != model.seed
-    np.testing.assert_allclose(other_seeds.state_means, model.state_means, rtol=1e-3)
-    for kind in ("filter", "smooth"):
-        a = getattr(model, kind)(returns).states
-        b = getattr(other_seeds, kind)(returns).states
-        assert (a == b).all()
+    assert model.start == other_seeds.start == "realized-vol quantiles"
+    np.testing.assert_array_equal(other_seeds.means, model.means)
+    # a seeded restart alone (no deterministic start) lands on the same optimum here
+    seeded = GaussianHMM(3, "full", n_iter=500, tol=1e-4, random_state=100)
+    seeded.fit((model.features(returns).to_numpy() - model.feature_mean) / model.feature_scale)
+    got = canonical_order(seeded.startprob_, seeded.transmat_, seeded.means_, seeded.covars_)
+    np.testing.assert_allclose(got[2], model.means, atol=1e-3)
 
 
 def test_canonical_order_is_permutation_invariant(model) -> None:

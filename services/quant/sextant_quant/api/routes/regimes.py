@@ -20,6 +20,7 @@ from sextant_quant.api.deps import (
 )
 from sextant_quant.regimes import (
     HMMRegimeModel,
+    LabelOrder,
     RegimeAnalyzer,
     fit_garch_regimes,
     fit_hmm_regimes,
@@ -57,8 +58,60 @@ class RegimeStats(BaseModel):
     n_spells: int
 
 
+class LabelOrderPublic(BaseModel):
+    """Why the HMM's states carry their names, on the fit sample (the query's dates).
+
+    Return names (bear < sideways < bull) are used only when the model's mean returns and the
+    realized returns on the filtered path order the states alike; otherwise ``reason`` says why
+    and the states are named by volatility (low-vol < mid-vol < high-vol) or numbered.
+    Figures are annualized fractions by state name; null for a state that leads the filtered
+    path on fewer than 2 dates."""
+
+    consistent: bool = Field(description="true when the return names hold")
+    named_by: Literal["return", "volatility", "number"]
+    reason: str | None = Field(description="why the return names were not used; null if they were")
+    realized_return_by_state: dict[str, float | None] = Field(
+        description="mean return of the filtered path's dates in the state x periods per year"
+    )
+    model_return_by_state: dict[str, float] = Field(
+        description="the fitted state's mean return, annualized the same way"
+    )
+    realized_vol_by_state: dict[str, float | None] = Field(
+        description="standard deviation of the daily returns on the filtered path, annualized"
+    )
+    model_vol_by_state: dict[str, float] = Field(
+        description="the fitted state's mean realized-vol feature (annualized)"
+    )
+    share_by_state: dict[str, float] = Field(
+        description="fraction of the filtered path's dates on which the state is most probable"
+    )
+
+    @classmethod
+    def of(cls, order: LabelOrder) -> LabelOrderPublic:
+        """The wire form of a fitted model's ``LabelOrder``."""
+        table = order.by_state
+
+        def column(name: str) -> dict[str, float | None]:
+            return {str(k): (float(v) if pd.notna(v) else None) for k, v in table[name].items()}
+
+        return cls(
+            consistent=order.consistent,
+            named_by=order.named_by,
+            reason=order.reason,
+            realized_return_by_state=column("realized_return"),
+            model_return_by_state={str(k): float(v) for k, v in table["model_return"].items()},
+            realized_vol_by_state=column("realized_vol"),
+            model_vol_by_state={str(k): float(v) for k, v in table["model_vol"].items()},
+            share_by_state={str(k): float(v) for k, v in table["share"].items()},
+        )
+
+
 class RegimesPublic(BaseModel):
-    """Regime labels and statistics. ``series_kind`` says whether labels use only past data."""
+    """Regime labels and statistics. ``series_kind`` says whether labels use only past data.
+
+    ``stats`` (per regime present on the label path: annualized return and vol, share of days,
+    Sharpe, drawdown, hit rate, spells) are computed on that path; ``label_order`` (HMM only)
+    says whether the names' return order holds and why not."""
 
     symbol: str
     method: str
@@ -68,6 +121,9 @@ class RegimesPublic(BaseModel):
     stats: list[RegimeStats]
     dates: list[str]
     labels: list[str]
+    label_order: LabelOrderPublic | None = Field(
+        None, description="HMM: why the states carry their names; null for GARCH"
+    )
 
 
 @router.get("/v1/regimes", responses=MARKET_DATA_ERRORS)
@@ -115,11 +171,13 @@ async def _analyze(
         labels: pd.Series = path.states
         probabilities = {str(k): float(v) for k, v in path.probabilities.iloc[-1].items()}
         kind = path.kind
+        label_order: LabelOrderPublic | None = LabelOrderPublic.of(model.label_order)
     else:
         garch = await compute_or_422(lambda: fit_garch_regimes(returns), "symbol")
         labels = garch.regimes.dropna()
         probabilities = {}
         kind = "filtered"
+        label_order = None
     table = await compute_or_422(
         lambda: RegimeAnalyzer().analyze(returns.loc[labels.index], labels), "symbol"
     )
@@ -136,4 +194,5 @@ async def _analyze(
         ],
         dates=[d.strftime("%Y-%m-%d") for d in tail.index],
         labels=[str(v) for v in tail],
+        label_order=label_order,
     )
