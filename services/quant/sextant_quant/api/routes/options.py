@@ -8,6 +8,7 @@ Every numeric field takes a number or a list (lists must broadcast). Units: ``t`
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
@@ -18,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sextant_common.events import INSTRUMENT_ID_PATTERN
 from sextant_common.timeparse import BoundText
+from sextant_common.versioned_cache import VersionedCache
 from sextant_quant.api.deps import MARKET_DATA_ERRORS, MarketDataDep, run_or_422
 from sextant_quant.market_data import MarketData, MarketDataError
 from sextant_quant.options import (
@@ -295,10 +297,25 @@ async def get_surface(
     at or before ``as_of``: per-slice parameters and metrics, fit residuals per quote (model
     minus market vol), arbitrage flags where there are quotes (butterfly: Durrleman's g(k) < 0
     on a slice's quoted range; calendar: total variance falling from one expiry to the next at
-    some log-moneyness k = ln(K/F) both quote) and
-    an IV grid (``grid.strikes`` x ``grid.expiries``, null where the surface has no positive
-    variance) for the chart. Vols annualized fractions, ``t`` in years."""
+    some log-moneyness k = ln(K/F) both quote) and an IV grid (``grid.strikes`` x
+    ``grid.expiries``, null where the surface has no positive variance) for the chart. Vols
+    annualized fractions, ``t`` in years. A fit is kept per snapshot, so asking again is cheap."""
     chain = await _stored_chain(market, query)
+    key = (chain["underlying"], chain["source"], query.rate, query.dividend_yield)
+    version = (chain["snapshot"], query.grid_strikes)
+    fitted = _SURFACES.get(key, version)
+    if fitted is None:
+        fitted = await asyncio.to_thread(_fit_surface, chain, query)  # ~0.3 s of CPU
+        _SURFACES.put(key, version, fitted)
+    return {**_snapshot_fields(chain, query), **fitted}
+
+
+_SURFACES = VersionedCache[dict[str, Any]](max_entries=64)
+"""Fitted surfaces by (underlying, source, rate, dividend yield), valid for one snapshot and grid:
+a fit takes ~0.3 s and a chart asks again for the same snapshot."""
+
+
+def _fit_surface(chain: dict[str, Any], query: SurfaceQuery) -> dict[str, Any]:
     snapshot = datetime.fromisoformat(chain["snapshot"].replace("Z", "+00:00"))
     frame = price_chain(chain["quotes"], snapshot, query.rate, query.dividend_yield)
     surface = run_or_422(lambda: fit_chain_surface(frame), "underlying")
@@ -306,7 +323,6 @@ async def get_surface(
     metrics = surface.fit.metrics()
     report = surface.arbitrage
     return {
-        **_snapshot_fields(chain, query),
         "slices": [
             {
                 "expiry": expiry,
