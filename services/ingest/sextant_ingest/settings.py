@@ -27,7 +27,7 @@ class IngestSettings(FetchSettings):
 
     ingest_option_chains_period_s: float = 1800.0
     """Publish a simulated option chain snapshot of every simulated equity and index at start
-    and then every this many seconds (0: never). About 9k quotes a snapshot."""
+    and then every this many seconds (0: never): ~12k quotes of 42 underlyings, ~5 MB on the bus."""
 
     def provider_modules(self) -> list[str]:
         """Every provider module to load: ``fetch_providers``, then the worker's providers
