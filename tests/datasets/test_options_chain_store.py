@@ -76,6 +76,10 @@ def test_the_route_names_the_field_of_a_miss(tmp_path: Path) -> None:
         "/v1/options/chain", params={"underlying": "ACME", "source": "simulated"}
     ).json()
     assert simulated["snapshot"] == "2026-06-01T15:00:00Z"
+    # a later simulated snapshot does not shadow the real one
+    writer.write(snapshot(T2 + timedelta(hours=1), 98.0))
+    real = client.get("/v1/options/chain", params={"underlying": "ACME"}).json()
+    assert (real["source"], real["snapshot"]) == ("polygon", "2026-06-01T16:00:00Z")
 
     missing = client.get("/v1/options/chain", params={"underlying": "NOPE"})
     assert missing.status_code == 404 and "underlying" in missing.json()["detail"]

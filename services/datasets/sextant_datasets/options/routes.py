@@ -48,9 +48,10 @@ def chain_router(lake_dir: Path) -> APIRouter:
         ),
     )
     def get_chain(params: Annotated[ChainParams, Query()]) -> Response:
-        """The latest snapshot of ``underlying`` at or before ``as_of``: its time, source,
-        expiries and quotes (of ``expiry`` when given), by expiry, strike, right. Prices per
-        unit of the underlying; ``implied_vol`` is the source's, when it gave one."""
+        """The latest snapshot of ``underlying`` at or before ``as_of`` (of ``source``; without
+        it a real source's wins over a simulated one): its time, source, expiries and quotes (of
+        ``expiry`` when given), by expiry, strike, right. Prices per unit of the underlying;
+        ``implied_vol`` is the source's, when it gave one."""
         now = datetime.now(UTC)
         as_of, warning = clamp_as_of(
             bound_or_422(params.as_of, "as_of", now, end_of_day=True), now, requested=params.as_of

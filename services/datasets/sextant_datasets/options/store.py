@@ -5,8 +5,9 @@ files, syncfs, rename). Every quote of every snapshot is kept; the natural key i
 ``(source, contract, ts_event)``, so a redelivered or re-published snapshot is stored once.
 
 A chain as of ``t`` is the latest snapshot (``ts_event``) of the underlying with
-``ts_event <= t`` and ``ts_known <= t``, of one source (the latest snapshot's source unless one
-is asked for), with every quote of it known by ``t``.
+``ts_event <= t`` and ``ts_known <= t``, of one source, with every quote of it known by ``t``.
+Unless a source is asked for, a real source's snapshot wins over a simulated one (as for bars:
+simulated data never shadows real data), and among real sources the latest snapshot wins.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import pyarrow as pa
 
 from sextant_common.events import OptionQuote
 from sextant_datasets.facts.store import FactSet, FactWriter, partition_dir
-from sextant_datasets.lake.reader import thread_cursor
+from sextant_datasets.lake.reader import REAL_SOURCES_FIRST, thread_cursor
 
 _TS = pa.timestamp("us", tz="UTC")
 
@@ -105,9 +106,9 @@ class OptionChainReader:
             f"""
             SELECT ts_event, source FROM {files}
             WHERE {known} AND ($source IS NULL OR source = $source)
-            ORDER BY ts_event DESC, source LIMIT 1
+            ORDER BY source = $simulated, ts_event DESC, source LIMIT 1
             """,
-            params,
+            {**params, "simulated": REAL_SOURCES_FIRST},
         ).fetchone()
         if latest is None:
             return None
