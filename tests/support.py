@@ -279,3 +279,16 @@ def daily_frame(base_url: str, symbol: str, **params: str) -> pd.DataFrame:
     index = pd.DatetimeIndex([b["ts_event"] for b in bars], name="date").tz_localize(None)
     fields = ("open", "high", "low", "close", "volume")
     return pd.DataFrame({f: [b[f] for b in bars] for f in fields}, index=index, dtype=float)
+
+
+def wait_for_shipped_history(gateway_url: str, timeout_s: float = 90) -> str:
+    """Wait until the shipped S&P 500 (253 bars in 2008) and NASDAQ composite are queryable
+    through the gateway at ``gateway_url``; return the URL."""
+
+    def stored(symbol: str, **params: str) -> int:
+        response = httpx.get(f"{gateway_url}/api/v1/bars", params={"symbol": symbol, **params})
+        return int(response.json()["count"]) if response.status_code == 200 else 0
+
+    wait_for(lambda: stored("SPX", start="2008-01-01", end="2008-12-31") == 253, timeout_s, "SPX")
+    wait_for(lambda: stored("COMP") > 0, timeout_s, "COMP history stored")
+    return gateway_url

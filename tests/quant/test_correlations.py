@@ -13,26 +13,14 @@ from scipy.cluster.hierarchy import leaves_list, linkage, optimal_leaf_ordering
 from scipy.spatial.distance import squareform
 
 from tests.conftest import Stack
-from tests.integration.test_stack import spx_2008
-from tests.support import daily_frame, wait_for
+from tests.support import daily_frame, wait_for_shipped_history
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
 def gateway(full_stack: Stack) -> str:
-    wait_for(lambda: spx_2008(full_stack), 90, "SPX history stored")
-    wait_for(
-        lambda: (
-            httpx.get(
-                f"{full_stack.gateway_url}/api/v1/bars", params={"symbol": "COMP"}
-            ).status_code
-            == 200
-        ),
-        60,
-        "COMP history stored",
-    )
-    return full_stack.gateway_url
+    return wait_for_shipped_history(full_stack.gateway_url)
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,13 @@ import pandas as pd
 import pytest
 
 from tests.conftest import Stack
-from tests.integration.test_stack import spx_2008
-from tests.support import daily_frame, make_bar, publish_bars, wait_for
+from tests.support import (
+    daily_frame,
+    make_bar,
+    publish_bars,
+    wait_for,
+    wait_for_shipped_history,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -24,18 +29,7 @@ PLANTED = "ZZPIT"
 
 @pytest.fixture(scope="module")
 def gateway(full_stack: Stack) -> str:
-    wait_for(lambda: spx_2008(full_stack), 90, "SPX history stored")
-    wait_for(
-        lambda: (
-            httpx.get(
-                f"{full_stack.gateway_url}/api/v1/bars", params={"symbol": "COMP"}
-            ).status_code
-            == 200
-        ),
-        60,
-        "COMP history stored",
-    )
-    return full_stack.gateway_url
+    return wait_for_shipped_history(full_stack.gateway_url)
 
 
 def screen(gateway: str, **params: Any) -> httpx.Response:
