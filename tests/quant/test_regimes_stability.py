@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from arch.data import sp500
+from hmmlearn.hmm import GaussianHMM
 
 from sextant_quant.regimes import (
     STATE_LABELS,
@@ -141,7 +142,7 @@ def test_filter_step_bar_by_bar_equals_the_batch_filter(
     features = model.features(returns)
     px = closes.to_numpy()
     probs: np.ndarray | None = None
-    stepped = []
+    stepped: list[np.ndarray] = []
     for t in range(model.vol_window, len(px)):  # close t ends the first full vol window
         observation = model.features_for_last(px[: t + 1])
         np.testing.assert_allclose(observation, features.iloc[len(stepped)], rtol=1e-12)
@@ -149,6 +150,21 @@ def test_filter_step_bar_by_bar_equals_the_batch_filter(
         stepped.append(probs)
     np.testing.assert_allclose(np.array(stepped), batch.probabilities.to_numpy(), atol=1e-12)
     assert len(stepped) == len(batch.probabilities) == model.n_obs
+
+
+def test_filtered_probabilities_match_hmmlearn_on_each_prefix(
+    fits: dict[int, list[HMMRegimeModel]], returns: pd.Series
+) -> None:
+    """The filtered probability at date t is hmmlearn's posterior of the last date of the
+    sample ending at t, with the states in label order (here the volatility order)."""
+    model = fits[3][0]
+    oracle = GaussianHMM(n_components=3, covariance_type="full")
+    oracle.startprob_, oracle.transmat_ = model.startprob, model.transmat
+    oracle.means_, oracle.covars_ = model.means, model.covariances
+    z = (model.features(returns).to_numpy() - model.feature_mean) / model.feature_scale
+    filtered = model.filter(returns).probabilities.to_numpy()
+    for t in (0, 1, 500, 2200, len(z) - 1):
+        np.testing.assert_allclose(filtered[t], oracle.predict_proba(z[: t + 1])[-1], atol=1e-9)
 
 
 def test_filter_step_bad_input(fits: dict[int, list[HMMRegimeModel]], closes: pd.Series) -> None:

