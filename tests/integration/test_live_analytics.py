@@ -167,7 +167,7 @@ def test_live_bar_analytics_reach_a_websocket_client(kafka_bootstrap: str, tmp_p
             assert event["benchmark"] == BENCHMARK
             assert event["beta"] == pytest.approx(beta, rel=1e-9), event["pending"]
         last = received[-1]
-        assert last["regime"] in ("bear", "sideways", "bull"), last["pending"]
+        assert last["regime"] in last["regime_probabilities"], last["pending"]
         assert sum(last["regime_probabilities"].values()) == pytest.approx(1.0)
 
         # the latest figures over HTTP too

@@ -212,8 +212,10 @@ class RegimeFiltered:
     The regime at bar t is the most probable state of ``sextant_quant.regimes``'
     ``fit_hmm_regimes(...).filter(returns)``: the forward recursion, which uses returns up to t
     only, over [simple return, ``vol_window``-bar realized vol] of the close series. Bars before
-    the first full vol window have no regime and are flat. States are named by ascending mean
-    return (``STATE_LABELS[n_states]``, e.g. "bear", "sideways", "bull" for 3).
+    the first full vol window have no regime and are flat. States carry the fitted model's names
+    (``sextant_quant.regimes.labels``): "bear" < "sideways" < "bull" (for 3) only when the fit
+    sample's model and realized returns order them so, else by volatility ("low-vol" <
+    "mid-vol" < "high-vol"); ``allowed`` names that the fit did not use are an error saying why.
 
     Look-ahead: the filter is causal but the HMM *parameters* are estimated on the fit sample.
     With ``fit_until=None`` that is the whole series, a mild look-ahead in parameters (fine for
@@ -237,18 +239,18 @@ class RegimeFiltered:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        from sextant_quant.regimes import STATE_LABELS
+        from sextant_quant.regimes.labels import STATE_LABELS, VOLATILITY_LABELS
 
         if isinstance(self.inner, RegimeFiltered):
             raise BacktestInputError("RegimeFiltered cannot wrap another RegimeFiltered")
         if self.n_states not in STATE_LABELS:
             raise BacktestInputError(f"n_states must be 2, 3 or 4, got {self.n_states!r}")
-        labels = STATE_LABELS[self.n_states]
-        unknown = [a for a in self.allowed if a not in labels]
-        if unknown or not self.allowed:
+        by_return, by_vol = STATE_LABELS[self.n_states], VOLATILITY_LABELS[self.n_states]
+        names = set(self.allowed)
+        if not names or not (names <= set(by_return) or names <= set(by_vol)):
             raise BacktestInputError(
                 f"allowed regimes {list(self.allowed)} must be a non-empty subset of "
-                f"{list(labels)} for n_states={self.n_states}"
+                f"{list(by_return)} or of {list(by_vol)} for n_states={self.n_states}"
             )
         if self.vol_window < 2:
             raise BacktestInputError(f"vol_window must be >= 2, got {self.vol_window!r}")
@@ -289,6 +291,15 @@ class RegimeFiltered:
             raise BacktestInputError(
                 f"regime filter cannot fit its HMM on {len(sample)} returns: {exc}"
             ) from exc
+        missing = [name for name in self.allowed if name not in model.labels]
+        if missing:
+            order = model.label_order
+            raise BacktestInputError(
+                f"the regime filter allows {list(self.allowed)}, but the {self.n_states}-state "
+                f"HMM fitted here named its states {list(model.labels)} "
+                f"({order.reason or 'named by ' + order.named_by}); allow some of those "
+                "names, or use another number of states"
+            )
         states = model.filter(returns).states
         out = np.full(n, "", dtype=object)
         out[states.index.to_numpy()] = states.astype(str).to_numpy()

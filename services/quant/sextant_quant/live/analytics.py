@@ -21,7 +21,7 @@ import contextlib
 import functools
 import logging
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 from pydantic import ValidationError
@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 
 WARM_BARS = 4 * (EWMA_SEED_BARS + BETA_WINDOW)
 """Bars of history read before an instrument's first live bar (the EWMA forgets in ~100)."""
+WARM_TIMEOUT_S = 5.0
+"""How long a first live bar waits for its history; then its state starts empty."""
 REGIME_FIT_DAYS = 2_520
 """Daily closes (about 10 years) the regime model is fitted on."""
 REGIME_STATES = 3
@@ -83,6 +85,8 @@ class LiveAnalytics:
         self._risk: dict[StateKey, RiskState] = {}
         self._regimes: dict[str, RegimeNowcast] = {}
         self._regime_pending: dict[str, str] = {}
+        self._days_before_fit: dict[str, dict[date, float]] = {}
+        """each instrument's last price per UTC day while its model is being fitted"""
         self._fits: asyncio.Queue[tuple[str, datetime]] = asyncio.Queue()
         self.latest: dict[str, dict[Interval, Analytics]] = {}
         """The last event published per instrument and interval (``GET /v1/analytics``)."""
@@ -173,6 +177,7 @@ class LiveAnalytics:
         if nowcast is not None:
             probabilities = nowcast.update(bar.ts_event.date(), bar.close)
         else:
+            self._days_before_fit.setdefault(bar.instrument_id, {})[bar.ts_event.date()] = bar.close
             pending["regime"] = self._regime_pending.get(
                 bar.instrument_id, "the regime model is being fitted"
             )
@@ -212,16 +217,17 @@ class LiveAnalytics:
         start = bar.ts_event - WARM_BARS * bar.interval.duration
         end = bar.ts_event - bar.interval.duration
         try:
-            history = await self._market.ohlcv(
-                bar.instrument_id,
-                start.isoformat().replace("+00:00", "Z"),
-                end.isoformat().replace("+00:00", "Z"),
-                interval=bar.interval.value,
-            )
-        except MarketDataError as exc:
+            async with asyncio.timeout(WARM_TIMEOUT_S):
+                history = await self._market.ohlcv(
+                    bar.instrument_id,
+                    start.isoformat().replace("+00:00", "Z"),
+                    end.isoformat().replace("+00:00", "Z"),
+                    interval=bar.interval.value,
+                )
+        except (MarketDataError, TimeoutError) as exc:
             log.info(
                 "live analytics start without history",
-                extra={"instrument": bar.instrument_id, "reason": str(exc)[:200]},
+                extra={"instrument": bar.instrument_id, "reason": str(exc)[:200] or "timeout"},
             )
         else:
             before = pd.Timestamp(bar.ts_event).tz_convert(None)
@@ -248,7 +254,14 @@ class LiveAnalytics:
                 model = await asyncio.to_thread(
                     fit_hmm_regimes, closes.pct_change().dropna(), REGIME_STATES
                 )
-                self._regimes[instrument_id] = RegimeNowcast(model, closes)
+                nowcast = RegimeNowcast(model, closes)
+                for day, price in sorted(self._days_before_fit.pop(instrument_id, {}).items()):
+                    nowcast.update(day, price)  # the live days the fit took
+                self._regimes[instrument_id] = nowcast
                 del self._regime_pending[instrument_id]
             except (MarketDataError, ValueError) as exc:
                 self._regime_pending[instrument_id] = f"no regime model: {exc}"[:300]
+            except Exception as exc:  # one instrument's failed fit must not stop the others'
+                log.exception("regime fit failed", extra={"instrument": instrument_id})
+                reason = f"no regime model: the fit failed ({type(exc).__name__}: {exc})"
+                self._regime_pending[instrument_id] = reason[:300]
