@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import httpx
 from fastapi import FastAPI
@@ -15,6 +16,7 @@ from sextant_common.http_errors import install_error_handlers
 from sextant_common.telemetry import add_health_and_metrics, http_ok
 from sextant_common.versioned_cache import VersionedCache
 from sextant_quant.api.routes import (
+    analytics,
     backtests,
     correlations,
     factors,
@@ -28,6 +30,7 @@ from sextant_quant.api.routes.regimes import RegimesPublic
 from sextant_quant.jobs import backtest, sweep
 from sextant_quant.jobs.runner import JobRunner
 from sextant_quant.jobs.store import open_job_store
+from sextant_quant.live.analytics import LiveAnalytics
 from sextant_quant.market_data import MarketData
 from sextant_quant.regimes import HMMRegimeModel
 from sextant_quant.settings import QuantSettings
@@ -40,7 +43,7 @@ def build_app(settings: QuantSettings | None = None) -> FastAPI:
     (backtests) runs as jobs from ``jobs.requests.v1``."""
     settings = settings or QuantSettings()
     store = open_job_store(settings)  # Redis when SEXTANT_REDIS_URL is set, else files
-    state: dict[str, JobRunner] = {}
+    state: dict[str, JobRunner | LiveAnalytics] = {}
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -64,13 +67,26 @@ def build_app(settings: QuantSettings | None = None) -> FastAPI:
                 queue_max=settings.quant_job_queue_max,
                 inline_result_max_bytes=settings.quant_job_inline_result_max_bytes,
             )
+            live = LiveAnalytics(
+                bootstrap=settings.require_bootstrap(),
+                market=market,
+                group_id=settings.quant_analytics_group,
+                benchmarks=settings.quant_analytics_benchmarks,
+                live_window=timedelta(seconds=settings.quant_analytics_live_window_seconds),
+            )
             app.state.market_data = market
             app.state.jobs = state["runner"] = runner
-            task = asyncio.create_task(runner.run(), name="job-runner")
+            app.state.live_analytics = state["live"] = live
+            tasks = [
+                asyncio.create_task(runner.run(), name="job-runner"),
+                asyncio.create_task(live.run(), name="live-analytics"),
+            ]
             yield
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             store.close()
 
     app = FastAPI(title="Sextant quant", version="0.1.0", lifespan=lifespan)
@@ -79,13 +95,26 @@ def build_app(settings: QuantSettings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.regime_fits = VersionedCache[HMMRegimeModel](max_entries=64)
     app.state.regime_answers = VersionedCache[RegimesPublic](max_entries=256)
-    for module in (factors, regimes, risk, options, backtests, indicators, screener, correlations):
+    for module in (
+        factors,
+        regimes,
+        risk,
+        options,
+        backtests,
+        analytics,
+        screener,
+        correlations,
+        indicators,
+    ):
         app.include_router(module.router)
     install_error_handlers(app)
     add_health_and_metrics(
         app,
         "quant",
-        {"job_runner": lambda: "runner" in state and state["runner"].running},
+        {
+            "job_runner": lambda: "runner" in state and state["runner"].running,
+            "live_analytics": lambda: "live" in state and state["live"].running,
+        },
         {"datasets": http_ok(f"{settings.datasets_url}/health")},
     )
     return app
