@@ -133,6 +133,9 @@ SEMANTIC_422 = (
     "post_api_v1_quant_options_surface",
     # position ids unique across the list (uniqueItems can only compare whole objects):
     "post_api_v1_quant_risk_stress",
+    # the window must fit the symbols' common history, their returns must vary (data), and the
+    # symbols be distinct (uniqueness inside one comma-separated string):
+    "get_api_v1_quant_correlations",
     # the expiry must be listed in the stored snapshot, which needs enough quotes to fit (data):
     "get_api_v1_quant_options_chain",
     "get_api_v1_quant_options_surface",

@@ -165,7 +165,6 @@ def test_filters_sort_and_limit_pick_what_the_full_table_says(gateway: str) -> N
         ({"filter": "vol_60d<nan"}, 422, "filter"),
         ({"sort": "-sharpe"}, 422, "sort"),
         ({"as_of": "yesterday"}, 422, "as_of"),
-        ({"as_of": "1900-01-02"}, 422, "as_of"),
         ({"benchmark": "NOSUCH"}, 404, "benchmark"),
         ({"limit": 10_001}, 422, "limit"),
         ({"filter": ["ret_1m>0"] * 65}, 422, "filter"),
@@ -178,6 +177,12 @@ def test_bad_input_names_the_field(
     response = screen(gateway, **params)
     assert response.status_code == status, response.text
     assert response.json()["detail"][0]["loc"][-1] == field
+
+
+def test_as_of_before_every_bar_screens_nothing_and_says_so(gateway: str) -> None:
+    body = screen(gateway, as_of="1900-01-02").json()
+    assert body["universe"] == body["matched"] == body["count"] == 0 and body["rows"] == []
+    assert body["warnings"][0].startswith("no daily bar on or before 1900-01-02: the first is ")
 
 
 def test_biggest_accepted_request(gateway: str) -> None:

@@ -26,6 +26,21 @@ _EXPRESSION = re.compile(
 )
 SYMBOL = "symbol"
 """The sort key that orders by instrument id instead of a metric."""
+_NUMBER = r"[-+]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][-+]?[0-9]{1,2})?"
+"""A finite number as the filters take it (an exponent of at most two digits stays finite)."""
+
+
+def filter_pattern(metrics: Collection[str]) -> str:
+    """The regular expression of one ``filter`` text (comma-separated expressions) that
+    :func:`parse_filters` accepts, for the API schema."""
+    ops = "|".join(re.escape(op) for op in COMPARISONS)
+    expression = rf"\s*({'|'.join(metrics)})\s*({ops})\s*{_NUMBER}\s*"
+    return rf"^({expression})?(,({expression})?)*$"
+
+
+def sort_pattern(metrics: Collection[str]) -> str:
+    """The regular expression of the ``sort`` keys :func:`parse_sort` accepts."""
+    return rf"^\s*[-+]?({'|'.join([SYMBOL, *metrics])})\s*$"
 
 
 class ScreenError(ValueError):
@@ -78,15 +93,13 @@ def parse_filters(texts: Sequence[str], metrics: Collection[str]) -> list[Filter
                     f"unknown metric {metric!r} in filter {expression!r}; metrics: "
                     + ", ".join(metrics),
                 )
-            try:
-                number = float(value)
-            except ValueError:
-                number = float("nan")
-            if not np.isfinite(number):
+            if re.fullmatch(_NUMBER, value) is None:
                 raise ScreenError(
-                    "filter", f"filter {expression!r} needs a finite number, got {value!r}"
+                    "filter",
+                    f"filter {expression!r} needs a number such as 0.3, -5 or 2.5e-3, "
+                    f"got {value!r}",
                 )
-            filters.append(Filter(metric, op, number))
+            filters.append(Filter(metric, op, float(value)))
     return filters
 
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from sextant_quant.screen.metrics import METRICS, TRADING_DAYS, metrics_at
 from sextant_quant.screen.panel import Panel
-from sextant_quant.screen.query import Filter, ScreenError, SortKey, rank
+from sextant_quant.screen.query import Filter, SortKey, rank
 
 SIMULATED = "simulated"
 
@@ -41,12 +41,12 @@ def run_screen(
     """Screen every instrument of ``panel`` using only bars dated on or before ``as_of`` (a
     ``datetime64[D]``), betas against ``benchmark`` (a panel symbol, or None for no beta).
 
-    Raises :class:`ScreenError` (field ``as_of``) when every stored bar is later than as_of.
+    An as_of before every stored bar screens an empty universe (a warning says so).
     """
     row = panel.row_on_or_before(as_of)
     if row < 0:
-        first = panel.dates[0] if len(panel.dates) else "none stored"
-        raise ScreenError("as_of", f"as_of {as_of} is before the first stored daily bar ({first})")
+        first = str(panel.dates[0]) if len(panel.dates) else "none is stored"
+        return ScreenResult([], 0, 0, [f"no daily bar on or before {as_of}: the first is {first}"])
     values = metrics_at(panel, row, panel.index[benchmark] if benchmark else None)
     chosen, matched = rank(values, panel.symbols, values["obs"] > 0, filters, sort)
     chosen = chosen[:limit]

@@ -9,10 +9,10 @@ from collections import Counter
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sextant_common.events import INSTRUMENT_ID_PATTERN
-from sextant_common.http_errors import error_responses, field_error
+from sextant_common.http_errors import error_responses
 from sextant_common.timeparse import BoundText
 from sextant_quant.api.cross_section import (
     day_or_422,
@@ -29,6 +29,25 @@ router = APIRouter(tags=["correlations"])
 
 MAX_SYMBOLS = 500
 _SYMBOL = re.compile(INSTRUMENT_ID_PATTERN)
+_ID = INSTRUMENT_ID_PATTERN.removeprefix("^").removesuffix("$")
+SYMBOLS_PATTERN = rf"^\s*{_ID}\s*(,\s*{_ID}\s*)+$"
+
+
+def split_symbols(text: str) -> list[str]:
+    """The comma-separated ids of ``text``: 2 to :data:`MAX_SYMBOLS`, valid and distinct.
+
+    Raises ValueError saying which are not ids, which are repeated, or how many were given.
+    """
+    symbols = [s.strip() for s in text.split(",")]
+    bad = [s for s in symbols if not _SYMBOL.match(s)]
+    repeated = sorted(s for s, n in Counter(symbols).items() if n > 1)
+    if bad:
+        raise ValueError(f"not instrument ids: {', '.join(map(repr, bad[:10]))}")
+    if repeated:
+        raise ValueError(f"repeated: {', '.join(repeated)}")
+    if not 2 <= len(symbols) <= MAX_SYMBOLS:
+        raise ValueError(f"{len(symbols)} symbols given; ask for 2 to {MAX_SYMBOLS}")
+    return symbols
 
 
 class CorrelationParams(BaseModel):
@@ -37,11 +56,21 @@ class CorrelationParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     symbols: str = Field(
-        max_length=40_000, description=f"Comma-separated instrument ids, 2 to {MAX_SYMBOLS}"
+        pattern=SYMBOLS_PATTERN,
+        max_length=40_000,
+        description=f"Comma-separated instrument ids, 2 to {MAX_SYMBOLS}, each once",
     )
     window: int = Field(252, ge=2, le=20_000, description="Daily returns correlated")
     end: BoundText | None = Field(None, description="Last day of the window; default: today")
     method: CorrelationMethod = "pearson"
+
+    # The schema's pattern says what is accepted; this says what is wrong, in words.
+    @field_validator("symbols", mode="before")
+    @classmethod
+    def _readable_symbols(cls, value: object) -> object:
+        if isinstance(value, str):
+            split_symbols(value)
+        return value
 
 
 class CorrelationPublic(BaseModel):
@@ -57,22 +86,6 @@ class CorrelationPublic(BaseModel):
     window: int
     start: str = Field(description="Date of the close the first return starts from")
     end: str = Field(description="Date of the last return")
-
-
-def _symbols_or_422(text: str) -> list[str]:
-    """The comma-separated ids of ``text``: 2 to :data:`MAX_SYMBOLS`, valid and distinct."""
-    symbols = [s.strip() for s in text.split(",") if s.strip()]
-    bad = [s for s in symbols if not _SYMBOL.match(s)]
-    repeated = sorted(s for s, n in Counter(symbols).items() if n > 1)
-    if bad:
-        problem = f"not instrument ids: {', '.join(bad[:10])}"
-    elif repeated:
-        problem = f"repeated: {', '.join(repeated)}"
-    elif not 2 <= len(symbols) <= MAX_SYMBOLS:
-        problem = f"{len(symbols)} symbols given; ask for 2 to {MAX_SYMBOLS}"
-    else:
-        return symbols
-    raise field_error("symbols", problem)
 
 
 @router.get(
@@ -94,7 +107,7 @@ async def correlations(
     to ``end``, on the dates all of them have a bar (bars as stored now), and the order of an
     average-linkage hierarchical clustering on ``1 - correlation`` (optimal leaf ordering up to
     200 symbols)."""
-    symbols = _symbols_or_422(params.symbols)
+    symbols = split_symbols(params.symbols)  # valid: checked by CorrelationParams
     end = day_or_422(params.end, "end")
     panel = await panel_or_http_error(market)
     require_stored(panel, symbols, "symbols")

@@ -7,7 +7,7 @@ import asyncio
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from sextant_common.events import INSTRUMENT_ID_PATTERN
 from sextant_common.http_errors import error_responses
@@ -17,11 +17,10 @@ from sextant_quant.api.cross_section import (
     json_response,
     panel_or_http_error,
     require_stored,
-    screen_errors_as_422,
 )
 from sextant_quant.api.deps import MarketDataDep
 from sextant_quant.screen.metrics import METRICS
-from sextant_quant.screen.query import parse_filters, parse_sort
+from sextant_quant.screen.query import filter_pattern, parse_filters, parse_sort, sort_pattern
 from sextant_quant.screen.screener import run_screen
 
 router = APIRouter(tags=["screener"])
@@ -35,14 +34,16 @@ class ScreenerParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    filter: list[str] = Field(
+    filter: list[Annotated[str, Field(pattern=filter_pattern(METRICS))]] = Field(
         default_factory=list,
         max_length=64,
         description="metric<op>number, op one of < <= > >= = !=; repeat the parameter or "
         f"separate with commas to AND them (e.g. vol_60d<0.3,ret_12m>0). Metrics: {METRIC_NAMES}",
     )
     sort: str = Field(
-        "symbol", max_length=64, description="symbol or a metric; '-' first for descending"
+        "symbol",
+        pattern=sort_pattern(METRICS),
+        description="symbol or a metric; '-' first for descending",
     )
     limit: int = Field(100, ge=1, le=10_000, description="Rows returned after ranking")
     as_of: BoundText | None = Field(
@@ -53,6 +54,20 @@ class ScreenerParams(BaseModel):
         pattern=INSTRUMENT_ID_PATTERN,
         description=f"Betas are measured against it; default {DEFAULT_BENCHMARK} when stored",
     )
+
+    # The schema's patterns say what is accepted; these say what is wrong, in words.
+    @field_validator("filter", mode="before")
+    @classmethod
+    def _readable_filters(cls, value: object) -> object:
+        if isinstance(value, list):
+            parse_filters([str(v) for v in value], METRICS)
+        return value
+
+    @field_validator("sort", mode="before")
+    @classmethod
+    def _readable_sort(cls, value: object) -> object:
+        parse_sort(str(value), METRICS)
+        return value
 
 
 def _row_model() -> type[BaseModel]:
@@ -103,7 +118,7 @@ class ScreenerPublic(BaseModel):
     responses=error_responses(
         {
             404: "The benchmark has no daily bars stored (names the field)",
-            422: "An unknown metric, a bad filter, sort or as_of (names the field)",
+            422: "An unknown metric, a bad filter, sort, limit or as_of (names the field)",
             502: "The datasets service is unreachable",
             504: "The datasets service did not answer in time",
         }
@@ -118,9 +133,8 @@ async def screener(market: MarketDataDep, params: Annotated[ScreenerParams, Quer
     close-to-close price returns; vols are annualized (x sqrt 252); beta uses the dates the
     instrument and the benchmark share. See ``metrics`` in the answer for each definition.
     """
-    with screen_errors_as_422():
-        filters = parse_filters(params.filter, METRICS)
-        sort = parse_sort(params.sort, METRICS)
+    filters = parse_filters(params.filter, METRICS)  # valid: checked by ScreenerParams
+    sort = parse_sort(params.sort, METRICS)
     as_of = day_or_422(params.as_of, "as_of")
     panel = await panel_or_http_error(market)
     warnings = []
@@ -131,10 +145,9 @@ async def screener(market: MarketDataDep, params: Annotated[ScreenerParams, Quer
         benchmark = DEFAULT_BENCHMARK
     else:
         warnings.append(f"no {DEFAULT_BENCHMARK} stored: beta_1y is null; pass benchmark=")
-    with screen_errors_as_422():
-        result = await asyncio.to_thread(
-            run_screen, panel, as_of, benchmark, filters, sort, params.limit
-        )
+    result = await asyncio.to_thread(
+        run_screen, panel, as_of, benchmark, filters, sort, params.limit
+    )
     return json_response(
         {
             "as_of": str(as_of),
