@@ -13,11 +13,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
+import numpy as np
 import orjson
 import pandas as pd
+import pytest
 import websockets
 from aiokafka import AIOKafkaProducer
 
@@ -292,3 +294,50 @@ def wait_for_shipped_history(gateway_url: str, timeout_s: float = 90) -> str:
     wait_for(lambda: stored("SPX", start="2008-01-01", end="2008-12-31") == 253, timeout_s, "SPX")
     wait_for(lambda: stored("COMP") > 0, timeout_s, "COMP history stored")
     return gateway_url
+
+
+def screener_reference(frame: pd.DataFrame, bench: pd.Series | None) -> dict[str, float]:
+    """The screener's metrics (``GET /v1/screener``) of one instrument, the pandas way, from
+    its daily bars up to as_of (``close``, ``volume``) and a benchmark's closes."""
+    close, volume = frame["close"], frame["volume"]
+    returns = close.pct_change()
+
+    def back(n: int) -> float:
+        return float(close.iloc[-1 - n]) if len(close) > n else np.nan
+
+    def vol(n: int) -> float:
+        return float(returns.iloc[-n:].std() * np.sqrt(252)) if len(close) > n else np.nan
+
+    beta = np.nan
+    if bench is not None:
+        both = pd.concat([close, bench], axis=1, join="inner").pct_change().dropna().iloc[-252:]
+        if len(both) == 252:
+            beta = float(both.iloc[:, 0].cov(both.iloc[:, 1]) / both.iloc[:, 1].var())
+    year = close.iloc[-252:]
+    return {
+        "obs": len(close),
+        "price": back(0),
+        "ret_1m": back(0) / back(21) - 1,
+        "ret_3m": back(0) / back(63) - 1,
+        "ret_6m": back(0) / back(126) - 1,
+        "ret_12m": back(0) / back(252) - 1,
+        "mom_12_1": back(21) / back(252) - 1,
+        "vol_20d": vol(20),
+        "vol_60d": vol(60),
+        "vol_1y": vol(252),
+        "beta_1y": beta,
+        "max_dd_1y": float((year / year.cummax() - 1).min()) if len(close) >= 252 else np.nan,
+        "adv_20d": float(volume.iloc[-20:].mean()) if len(close) >= 20 else np.nan,
+        "adv_60d": float(volume.iloc[-60:].mean()) if len(close) >= 60 else np.nan,
+        "addv_20d": float((close * volume).iloc[-20:].mean()) if len(close) >= 20 else np.nan,
+        "addv_60d": float((close * volume).iloc[-60:].mean()) if len(close) >= 60 else np.nan,
+    }
+
+
+def assert_screener_row(row: dict[str, Any], expected: dict[str, float]) -> None:
+    """``row``'s metrics equal ``expected`` within 1e-10 (relative); NaN must be null."""
+    for name, value in expected.items():
+        if np.isnan(value):
+            assert row[name] is None, (row["symbol"], name, row[name])
+        else:
+            assert row[name] == pytest.approx(value, rel=1e-10, abs=1e-12), (row["symbol"], name)

@@ -14,9 +14,11 @@ import pytest
 
 from tests.conftest import Stack
 from tests.support import (
+    assert_screener_row,
     daily_frame,
     make_bar,
     publish_bars,
+    screener_reference,
     wait_for,
     wait_for_shipped_history,
 )
@@ -36,51 +38,6 @@ def screen(gateway: str, **params: Any) -> httpx.Response:
     return httpx.get(f"{gateway}/api/v1/quant/screener", params=params, timeout=60)
 
 
-def reference(frame: pd.DataFrame, bench: pd.Series | None) -> dict[str, float]:
-    """The screener's metrics of one instrument, the pandas way, from its bars up to as_of."""
-    close, volume = frame["close"], frame["volume"]
-    returns = close.pct_change()
-
-    def back(n: int) -> float:
-        return float(close.iloc[-1 - n]) if len(close) > n else np.nan
-
-    def vol(n: int) -> float:
-        return float(returns.iloc[-n:].std() * np.sqrt(252)) if len(close) > n else np.nan
-
-    beta = np.nan
-    if bench is not None:
-        both = pd.concat([close, bench], axis=1, join="inner").pct_change().dropna().iloc[-252:]
-        if len(both) == 252:
-            beta = float(both.iloc[:, 0].cov(both.iloc[:, 1]) / both.iloc[:, 1].var())
-    year = close.iloc[-252:]
-    return {
-        "obs": len(close),
-        "price": back(0),
-        "ret_1m": back(0) / back(21) - 1,
-        "ret_3m": back(0) / back(63) - 1,
-        "ret_6m": back(0) / back(126) - 1,
-        "ret_12m": back(0) / back(252) - 1,
-        "mom_12_1": back(21) / back(252) - 1,
-        "vol_20d": vol(20),
-        "vol_60d": vol(60),
-        "vol_1y": vol(252),
-        "beta_1y": beta,
-        "max_dd_1y": float((year / year.cummax() - 1).min()) if len(close) >= 252 else np.nan,
-        "adv_20d": float(volume.iloc[-20:].mean()) if len(close) >= 20 else np.nan,
-        "adv_60d": float(volume.iloc[-60:].mean()) if len(close) >= 60 else np.nan,
-        "addv_20d": float((close * volume).iloc[-20:].mean()) if len(close) >= 20 else np.nan,
-        "addv_60d": float((close * volume).iloc[-60:].mean()) if len(close) >= 60 else np.nan,
-    }
-
-
-def assert_matches(row: dict[str, Any], expected: dict[str, float]) -> None:
-    for name, value in expected.items():
-        if np.isnan(value):
-            assert row[name] is None, (row["symbol"], name, row[name])
-        else:
-            assert row[name] == pytest.approx(value, rel=1e-10, abs=1e-12), (row["symbol"], name)
-
-
 def test_metrics_equal_pandas_on_real_and_simulated_instruments(gateway: str) -> None:
     body = screen(gateway, limit=10_000).json()
     rows = {r["symbol"]: r for r in body["rows"]}
@@ -97,7 +54,7 @@ def test_metrics_equal_pandas_on_real_and_simulated_instruments(gateway: str) ->
     for symbol in ["SPX", "COMP", *picked.values()]:
         frame = daily_frame(gateway, symbol)
         assert rows[symbol]["last_date"] == frame.index[-1].strftime("%Y-%m-%d")
-        assert_matches(rows[symbol], reference(frame, spx))
+        assert_screener_row(rows[symbol], screener_reference(frame, spx))
 
 
 def test_as_of_in_the_past_uses_only_bars_up_to_it(gateway: str) -> None:
@@ -106,7 +63,9 @@ def test_as_of_in_the_past_uses_only_bars_up_to_it(gateway: str) -> None:
     assert all(r["last_date"] <= "2015-06-30" for r in body["rows"])
     rows = {r["symbol"]: r for r in body["rows"]}
     comp = daily_frame(gateway, "COMP", end="2015-06-30")["close"]
-    assert_matches(rows["SPX"], reference(daily_frame(gateway, "SPX", end="2015-06-30"), comp))
+    assert_screener_row(
+        rows["SPX"], screener_reference(daily_frame(gateway, "SPX", end="2015-06-30"), comp)
+    )
 
 
 def test_as_of_excludes_a_planted_late_bar(full_stack: Stack, gateway: str) -> None:
@@ -134,7 +93,7 @@ def test_as_of_excludes_a_planted_late_bar(full_stack: Stack, gateway: str) -> N
     frame = daily_frame(gateway, PLANTED).iloc[:-1]
     assert row["obs"] == 300 and row["source"] == "test" and row["simulated"] is False
     spx = daily_frame(gateway, "SPX")["close"]
-    assert_matches(row, reference(frame, spx))
+    assert_screener_row(row, screener_reference(frame, spx))
     after = screen(gateway, as_of=late.date().isoformat(), limit=10_000).json()
     assert next(r for r in after["rows"] if r["symbol"] == PLANTED)["price"] == 1e6
 
