@@ -6,15 +6,29 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import orjson
 from fastapi import HTTPException, Response
 
-from sextant_common.http_errors import bound_or_422, field_error
+from sextant_common.http_errors import bound_or_422, error_responses, field_error
 from sextant_quant.market_data import MarketData, MarketDataError
 from sextant_quant.screen.panel import Panel
 from sextant_quant.screen.query import ScreenError
+
+
+def panel_errors(not_found: str, invalid: str) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` of a route over the panel: its 404 and 422, and the datasets service's
+    502 and 504."""
+    return error_responses(
+        {
+            404: not_found,
+            422: invalid,
+            502: "The datasets service is unreachable",
+            504: "The datasets service did not answer in time",
+        }
+    )
 
 
 async def panel_or_http_error(market: MarketData) -> Panel:

@@ -12,11 +12,11 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from sextant_common.events import INSTRUMENT_ID_PATTERN
-from sextant_common.http_errors import error_responses
 from sextant_common.timeparse import BoundText
 from sextant_quant.api.cross_section import (
     day_or_422,
     json_response,
+    panel_errors,
     panel_or_http_error,
     require_stored,
     screen_errors_as_422,
@@ -91,13 +91,9 @@ class CorrelationPublic(BaseModel):
 @router.get(
     "/v1/correlations",
     response_model=CorrelationPublic,
-    responses=error_responses(
-        {
-            404: "A symbol has no daily bars stored (names the field)",
-            422: "Bad symbols, window or end, or too few common days (names the field)",
-            502: "The datasets service is unreachable",
-            504: "The datasets service did not answer in time",
-        }
+    responses=panel_errors(
+        "A symbol has no daily bars stored (names the field)",
+        "Bad symbols, window or end, or too few common days (names the field)",
     ),
 )
 async def correlations(

@@ -10,11 +10,11 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from sextant_common.events import INSTRUMENT_ID_PATTERN
-from sextant_common.http_errors import error_responses
 from sextant_common.timeparse import BoundText
 from sextant_quant.api.cross_section import (
     day_or_422,
     json_response,
+    panel_errors,
     panel_or_http_error,
     require_stored,
 )
@@ -115,13 +115,9 @@ class ScreenerPublic(BaseModel):
 @router.get(
     "/v1/screener",
     response_model=ScreenerPublic,
-    responses=error_responses(
-        {
-            404: "The benchmark has no daily bars stored (names the field)",
-            422: "An unknown metric, a bad filter, sort, limit or as_of (names the field)",
-            502: "The datasets service is unreachable",
-            504: "The datasets service did not answer in time",
-        }
+    responses=panel_errors(
+        "The benchmark has no daily bars stored (names the field)",
+        "An unknown metric, a bad filter, sort, limit or as_of (names the field)",
     ),
 )
 async def screener(market: MarketDataDep, params: Annotated[ScreenerParams, Query()]) -> Response:
