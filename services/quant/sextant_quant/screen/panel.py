@@ -10,6 +10,8 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from sextant_common.versioned_cache import VersionedCache
+
 FloatMatrix = npt.NDArray[np.float64]
 """(T, N): one row per date (or observation), one column per instrument."""
 FloatArray = npt.NDArray[np.float64]
@@ -18,6 +20,8 @@ IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
 US_PER_DAY = 86_400_000_000
+ALIGNED_KEPT = 4
+"""Benchmarks whose aligned copy of the panel is kept (each is ~4 panels of memory)."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,9 @@ class Panel:
     close: FloatMatrix
     """``(T, N)``."""
     volume: FloatMatrix
-    _aligned: dict[int, Aligned] = field(default_factory=dict, repr=False)
+    _aligned: VersionedCache[Aligned] = field(
+        default_factory=lambda: VersionedCache[Aligned](max_entries=ALIGNED_KEPT), repr=False
+    )
 
     @classmethod
     def from_arrow(cls, table: pa.Table) -> Panel:
@@ -118,10 +124,12 @@ class Panel:
 
     def aligned_to(self, benchmark: int) -> Aligned:
         """Every instrument's observations on the dates column ``benchmark`` has a bar, with
-        the benchmark's close beside each (kept per benchmark)."""
-        if benchmark not in self._aligned:
-            self._aligned[benchmark] = Aligned.of(self, benchmark)
-        return self._aligned[benchmark]
+        the benchmark's close beside each (kept for the last few benchmarks asked)."""
+        aligned = self._aligned.get(benchmark, None)
+        if aligned is None:
+            aligned = Aligned.of(self, benchmark)
+            self._aligned.put(benchmark, None, aligned)
+        return aligned
 
     def row_on_or_before(self, day: np.datetime64) -> int:
         """The last row dated on or before ``day`` (-1 when every row is later)."""
