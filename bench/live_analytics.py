@@ -53,6 +53,9 @@ async def _watch(port: int, channels: list[str], sink: dict[str, list[float]], k
                 continue
             body = message[kind]
             sink.setdefault(body["ts_event"], []).append(time.time())
+            if kind == "analytics":
+                computed = datetime.fromisoformat(body["ts_computed"]).timestamp()
+                sink.setdefault("computed:" + body["ts_event"], []).append(computed)
 
 
 async def _publish(bootstrap: str, seconds: int, published: dict[str, float]) -> None:
@@ -112,8 +115,14 @@ async def _run(bootstrap: str, port: int) -> dict[str, object]:
     await _publish(bootstrap, MEASURE_S, measured)
     await asyncio.sleep(3)
     for task in watchers:
+        if task.done():
+            task.result()  # a watcher that failed says why
         task.cancel()
     a = _lags_ms(analytics, measured)
+    computed = _lags_ms(
+        {k.removeprefix("computed:"): v for k, v in analytics.items() if k.startswith("computed:")},
+        measured,
+    )
     b = _lags_ms(bars, measured)
     expected = MEASURE_S * len(SYMBOLS)
     return {
@@ -125,6 +134,8 @@ async def _run(bootstrap: str, port: int) -> dict[str, object]:
         "analytics_expected": expected,
         "analytics_p50_ms": round(float(np.percentile(a, 50)), 1),
         "analytics_p99_ms": round(float(np.percentile(a, 99)), 1),
+        "computed_p50_ms": round(float(np.percentile(computed, 50)), 1),
+        "computed_p99_ms": round(float(np.percentile(computed, 99)), 1),
         "bars_p50_ms": round(float(np.percentile(b, 50)), 1),
         "bars_p99_ms": round(float(np.percentile(b, 99)), 1),
         "p99_ratio_to_bars": round(float(np.percentile(a, 99) / np.percentile(b, 99)), 2),

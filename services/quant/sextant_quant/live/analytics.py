@@ -46,6 +46,12 @@ log = logging.getLogger(__name__)
 
 WARM_BARS = 4 * (EWMA_SEED_BARS + BETA_WINDOW)
 """Bars of history read before an instrument's first live bar (the EWMA forgets in ~100)."""
+SHIP_EVERY = 50
+"""Bars of a fetch computed between two chances for the producer to send: a burst of 500 bars
+(one second of 500 instruments) starts leaving after ~2 ms instead of after all 500."""
+MAX_UNACKED = 10_000
+"""Events sent and not yet acknowledged before a fetch waits for the broker (backpressure):
+fetches do not wait for their acknowledgements, which would hold the next fetch back."""
 WARM_TIMEOUT_S = 5.0
 """How long a first live bar waits for its history; then its state starts empty."""
 REGIME_FIT_DAYS = 2_520
@@ -82,6 +88,7 @@ class LiveAnalytics:
             group_id=group_id,
         )
         self._producer: EventProducer | None = None
+        self._unacked: set[asyncio.Future[object]] = set()
         self._risk: dict[StateKey, RiskState] = {}
         self._regimes: dict[str, RegimeNowcast] = {}
         self._regime_pending: dict[str, str] = {}
@@ -152,16 +159,28 @@ class LiveAnalytics:
         producer = self._producer
         if producer is None:
             raise RuntimeError("live analytics handled bars before its producer started")
-        acks = []
-        for bar, traceparent in live:
+        for done, (bar, traceparent) in enumerate(live, 1):
             event = self._update(bar)
-            if event is None:
-                continue
-            tracecontext.use(traceparent)
-            acks.append(await producer.send(event))
-            self.latest.setdefault(bar.instrument_id, {})[bar.interval] = event
-        await asyncio.gather(*acks)
+            if event is not None:
+                tracecontext.use(traceparent)
+                self._track(await producer.send(event))
+                self.latest.setdefault(bar.instrument_id, {})[bar.interval] = event
+            if done % SHIP_EVERY == 0:
+                await asyncio.sleep(0)  # let the producer ship what is computed so far
+        if len(self._unacked) > MAX_UNACKED:  # the broker is behind: wait for it
+            await asyncio.gather(*self._unacked, return_exceptions=True)
         return ()
+
+    def _track(self, ack: asyncio.Future[object]) -> None:
+        """Keep ``ack`` until the broker answers; a failed send is logged (the figures are
+        recomputed on the next bar, so nothing is retried)."""
+        self._unacked.add(ack)
+        ack.add_done_callback(self._acknowledged)
+
+    def _acknowledged(self, ack: asyncio.Future[object]) -> None:
+        self._unacked.discard(ack)
+        if not ack.cancelled() and (error := ack.exception()) is not None:
+            log.warning("live analytics not published", extra={"error": repr(error)[:300]})
 
     def _update(self, bar: Bar) -> Analytics | None:
         """Take one bar into its instrument's state; the event to publish, None for a bar that
