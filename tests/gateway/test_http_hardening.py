@@ -1,5 +1,6 @@
 """Hostile HTTP through the gateway: undeclared methods, NaN bodies, overflowing and mistyped
-numbers, reused job ids, missing provider params, and upstream headers the client needs."""
+numbers, reused job ids, missing provider params, query strings too long to relay, and upstream
+headers the client needs."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from sextant_gateway.api.deps import MAX_QUERY_BYTES
 from sextant_gateway.app import build_app
 from sextant_gateway.settings import GatewaySettings
 from tests.conftest import Stack
@@ -27,6 +29,19 @@ def test_an_undeclared_method_is_a_405_listing_the_paths_methods(full_stack: Sta
         assert sorted(response.headers["allow"].split(", ")) == sorted(allowed.split(", "))
         assert response.json()["detail"]
     assert httpx.get(f"{gateway}/api/v1/quant/no-such-thing", timeout=30).status_code == 404
+
+
+@pytest.mark.integration
+def test_a_query_too_long_to_relay_is_a_414_naming_the_limit(full_stack: Stack) -> None:
+    """Repeated parameters are relayed as sent, so a long query could reach a service's HTTP
+    parser over its 16 KiB head limit (a bare 400 there); the gateway answers 414 first."""
+    symbols = ",".join(f"SYM{i:05d}" for i in range(1_800))  # ~16 KB
+    url = f"{full_stack.gateway_url}/api/v1/quant/correlations"
+    response = httpx.get(url, params={"symbols": symbols[: 15 * 1024]}, timeout=30)
+    assert response.status_code == 414, response.text
+    assert str(MAX_QUERY_BYTES) in response.json()["detail"]
+    fits = httpx.get(url, params={"symbols": "SPX,COMP", "window": "20"}, timeout=30)
+    assert fits.status_code == 200, fits.text
 
 
 @pytest.mark.integration

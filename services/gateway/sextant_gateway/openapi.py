@@ -125,7 +125,9 @@ def _error(description: str) -> dict[str, Any]:
 
 
 GATEWAY_ERRORS: Mapping[str, str] = {
-    "400": "Bad Request: the body is not parseable (e.g. not UTF-8)",
+    "400": "Bad Request: the body is not parseable (e.g. not UTF-8), or the request line is "
+    "over the HTTP server's 64 KiB limit (answered in plain text by the server itself)",
+    "414": "URI Too Long: the query string is over the gateway's limit (the detail names it)",
     "415": "Unsupported Media Type: POST, PUT and PATCH need Content-Type application/json",
     "503": "Service Unavailable: the internal service answering this route is unreachable",
 }
@@ -157,10 +159,15 @@ def _complete_operation(method: str, path: str, operation: dict[str, Any]) -> di
     statuses = ["503"]
     if method in BODY_METHODS:
         statuses.append("415")
-    if "requestBody" in operation:
+    has_query = any(p.get("in") == "query" for p in operation.get("parameters", ()))
+    if "requestBody" in operation or has_query:
         statuses.append("400")
+    if has_query:
+        statuses.append("414")
     for status in statuses:
         responses.setdefault(status, _error(GATEWAY_ERRORS[status]))
+    if has_query:  # the HTTP server refuses a request line over 64 KiB before any route runs
+        responses["400"].setdefault("content", {})["text/plain"] = {"schema": {"type": "string"}}
     if (operation.get("parameters") or operation.get("requestBody")) and "422" not in responses:
         responses["422"] = {
             "description": "Validation Error",

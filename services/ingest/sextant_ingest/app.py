@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -101,19 +102,8 @@ async def _run_chain_feed(fetcher: UnifiedFetcher, settings: IngestSettings) -> 
         yield
         return
     feed = run_chain_feed(fetcher, simulated_underlyings(fetcher), period)
-    task = asyncio.create_task(feed, name="option-chains")
-
-    def on_done(done: asyncio.Task[None]) -> None:
-        if not done.cancelled() and done.exception() is not None:
-            log.error("option chain feed stopped", exc_info=done.exception())
-
-    task.add_done_callback(on_done)
-    try:
+    async with _background(feed, "option-chains", lambda: None):
         yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 @contextlib.asynccontextmanager
@@ -134,17 +124,27 @@ async def _run_worker(
             live_interval=settings.ingest_live_interval,
         )
         state["status"] = worker.status
-        task = asyncio.create_task(worker.run(), name="ingest-worker")
-
-        def on_done(done: asyncio.Task[None]) -> None:
-            if not done.cancelled() and done.exception() is not None:
-                state["failed"] = True
-                log.error("ingest worker stopped", exc_info=done.exception())
-
-        task.add_done_callback(on_done)
-        try:
+        async with _background(worker.run(), "ingest-worker", lambda: state.update(failed=True)):
             yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+
+
+@contextlib.asynccontextmanager
+async def _background(
+    work: Coroutine[Any, Any, None], name: str, on_failure: Callable[[], None]
+) -> AsyncIterator[None]:
+    """Run ``work`` as a task named ``name`` while the context is open; if it fails, log it
+    and call ``on_failure``; cancel it on exit."""
+    task = asyncio.create_task(work, name=name)
+
+    def on_done(done: asyncio.Task[None]) -> None:
+        if not done.cancelled() and done.exception() is not None:
+            on_failure()
+            log.error("%s stopped", name, exc_info=done.exception())
+
+    task.add_done_callback(on_done)
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

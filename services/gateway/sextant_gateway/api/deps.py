@@ -41,6 +41,11 @@ RELAYED_HEADERS = ("retry-after", "allow", "content-disposition", "cache-control
 download, how long to keep it); hop-by-hop and length headers are the gateway's own."""
 
 
+MAX_QUERY_BYTES = 15 * 1024
+"""Longest query string relayed (414 beyond): the services' HTTP parser (h11) refuses a request
+head over 16 KiB with a bare 400, and the relayed head adds a request line and headers."""
+
+
 async def forward(client: httpx.AsyncClient, path: str, request: Request) -> Response:
     """Send the caller's request (method, query string, body and its content type) to ``path``
     on an internal service and relay its status, body and :data:`RELAYED_HEADERS`
@@ -53,6 +58,12 @@ async def forward(client: httpx.AsyncClient, path: str, request: Request) -> Res
     service, which alone knows the path's methods). An unreachable service becomes a 503
     naming it, never a hung request.
     """
+    query = request.scope["query_string"]
+    if len(query) > MAX_QUERY_BYTES:
+        raise HTTPException(
+            status_code=414,
+            detail=f"the query string has {len(query)} bytes; the limit is {MAX_QUERY_BYTES}",
+        )
     headers = {}
     if (content_type := request.headers.get("content-type")) is not None:
         headers["content-type"] = content_type

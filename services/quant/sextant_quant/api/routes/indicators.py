@@ -31,7 +31,7 @@ class IndicatorsParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     symbol: str = Field(pattern=INSTRUMENT_ID_PATTERN)
-    indicators: list[str] = Field(
+    indicators: list[Annotated[str, Field(min_length=1)]] = Field(
         min_length=1,
         max_length=MAX_INDICATORS,
         description=(
