@@ -57,6 +57,7 @@ WARM_TIMEOUT_S = 5.0
 REGIME_FIT_DAYS = 2_520
 """Daily closes (about 10 years) the regime model is fitted on."""
 REGIME_STATES = 3
+FITTING = "the regime model is being fitted"
 RESTART_MIN_S = 1.0
 RESTART_MAX_S = 30.0
 
@@ -196,10 +197,10 @@ class LiveAnalytics:
         if nowcast is not None:
             probabilities = nowcast.update(bar.ts_event.date(), bar.close)
         else:
-            self._days_before_fit.setdefault(bar.instrument_id, {})[bar.ts_event.date()] = bar.close
-            pending["regime"] = self._regime_pending.get(
-                bar.instrument_id, "the regime model is being fitted"
-            )
+            why = pending["regime"] = self._regime_pending.get(bar.instrument_id, FITTING)
+            if why == FITTING:  # kept for the fit to catch up on, not after a failed fit
+                days = self._days_before_fit.setdefault(bar.instrument_id, {})
+                days[bar.ts_event.date()] = bar.close
         return Analytics(
             instrument_id=bar.instrument_id,
             interval=bar.interval,
@@ -258,7 +259,7 @@ class LiveAnalytics:
                 state.add(moment, float(close), benchmark)
         self._risk[(bar.instrument_id, bar.interval)] = state
         if bar.instrument_id not in self._regimes and bar.instrument_id not in self._regime_pending:
-            self._regime_pending[bar.instrument_id] = "the regime model is being fitted"
+            self._regime_pending[bar.instrument_id] = FITTING
             self._fits.put_nowait((bar.instrument_id, bar.ts_event))
 
     async def _fit_regimes(self) -> None:
@@ -284,3 +285,4 @@ class LiveAnalytics:
                 log.exception("regime fit failed", extra={"instrument": instrument_id})
                 reason = f"no regime model: the fit failed ({type(exc).__name__}: {exc})"
                 self._regime_pending[instrument_id] = reason[:300]
+            self._days_before_fit.pop(instrument_id, None)
