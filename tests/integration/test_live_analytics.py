@@ -1,7 +1,7 @@
 """Live analytics end to end: bars on ``md.bars.v1`` → the quant service's own consumer group →
 ``quant.analytics.v1`` → the gateway's WebSocket channel ``analytics:<symbol>``, with figures
 equal to a batch recomputation from the same closes, the bar's trace continued, and backfilled
-bars (known long ago) passing through without analytics."""
+bars (known long ago) and a bar from the future passing through without analytics."""
 
 from __future__ import annotations
 
@@ -145,6 +145,9 @@ def test_live_bar_analytics_reach_a_websocket_client(kafka_bootstrap: str, tmp_p
                             traces[k].encode(),
                         ),
                     ]
+                    if k == 0:  # a bar claiming to start after it was known changes nothing
+                        future = make_bar(SYMBOL, datetime(2100, 1, 1, tzinfo=UTC), ts_known=now)
+                        bars.insert(0, (future, traces[k].encode()))
                     await _send_live(kafka_bootstrap, bars)
                     async with asyncio.timeout(30):
                         message = orjson.loads(await ws.recv())

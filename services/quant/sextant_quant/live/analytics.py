@@ -139,7 +139,9 @@ class LiveAnalytics:
                 bar = Bar.model_validate_json(record.value or b"")
             except (ValidationError, ValueError):
                 continue  # the datasets consumer dead-letters it
-            if bar.ts_known >= cutoff:
+            # a bar cannot be known before it starts: one that claims so would hold its
+            # instrument's state at a future start and shut out the bars after it
+            if cutoff <= bar.ts_known and bar.ts_event <= bar.ts_known:
                 live.append((bar, tracecontext.from_headers(record.headers)))
         if not live:
             return ()
