@@ -172,11 +172,7 @@ class MarketData:
         if response.status_code == 304 and cached is not None:
             return cached[1].copy()
         if response.status_code != 200:
-            try:
-                detail = response.json().get("detail", response.text)
-            except ValueError:
-                detail = response.text[:300] or f"HTTP {response.status_code}"
-            raise MarketDataError(response.status_code, detail)
+            raise MarketDataError(response.status_code, _detail(response))
         body = orjson.loads(response.content)
         bars = body["bars"]
         index = pd.DatetimeIndex([bar["ts_event"] for bar in bars], name="date").tz_localize(None)
@@ -203,11 +199,33 @@ class MarketData:
             if response.status_code == 304 and held is not None:
                 return held[1]
             if response.status_code != 200:
-                raise MarketDataError(response.status_code, response.text[:300])
+                raise MarketDataError(response.status_code, _detail(response))
             panel = await asyncio.to_thread(_read_panel, response.content)
             if etag := response.headers.get("etag"):
                 self._panel = (etag, panel)
             return panel
+
+    async def option_chain(self, params: dict[str, str]) -> dict[str, Any]:
+        """A stored option chain snapshot (``GET /v1/options/chain`` of the datasets service:
+        ``underlying``, and optionally ``expiry``, ``as_of``, ``source``).
+
+        Raises :class:`MarketDataError` with the datasets service's status and detail (404: no
+        chain of the underlying, 422: the expiry is not listed)."""
+        what = f"the option chain of {params.get('underlying')}"
+        response = await self._get("/v1/options/chain", params, what)
+        if response.status_code != 200:
+            raise MarketDataError(response.status_code, _detail(response))
+        chain: dict[str, Any] = orjson.loads(response.content)
+        return chain
+
+
+def _detail(response: httpx.Response) -> object:
+    """The ``detail`` of an error answer of the datasets service, or its text when it is not
+    JSON (e.g. a proxy's page)."""
+    try:
+        return response.json().get("detail", response.text)
+    except ValueError:
+        return response.text[:300] or f"HTTP {response.status_code}"
 
 
 def _read_panel(stream: bytes) -> Panel:

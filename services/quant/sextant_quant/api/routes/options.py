@@ -207,17 +207,10 @@ async def _stored_chain(
         )
         if value is not None
     }
-    # MarketData._get is the quant service's one GET to the datasets service (timeouts -> 504).
     try:
-        response = await market._get(
-            "/v1/options/chain", params, f"the option chain of {query.underlying}"
-        )
+        return await market.option_chain(params)
     except MarketDataError as exc:
         raise HTTPException(status_code=exc.status, detail=exc.detail) from None
-    if response.status_code != 200:
-        raise HTTPException(status_code=response.status_code, detail=response.json()["detail"])
-    chain: dict[str, Any] = response.json()
-    return chain
 
 
 def _snapshot_fields(chain: dict[str, Any], query: StoredChainQuery) -> dict[str, Any]:
