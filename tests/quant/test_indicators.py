@@ -247,8 +247,10 @@ class TestIndicatorsApi:
         assert response.status_code == 200, response.text
         body = response.json()
         assert body["symbol"] == "SPX" and body["source"] == "shipped" and not body["simulated"]
-        frame = sp500.load().loc["2008"]
-        assert body["dates"] == [d.strftime("%Y-%m-%d") for d in frame.index]
+        # the history before start is the warm-up: TA-Lib over everything up to end, 2008 kept
+        frame = sp500.load().loc[:"2008"]
+        in_range = frame.index >= "2008-01-01"
+        assert body["dates"] == [d.strftime("%Y-%m-%d") for d in frame.index[in_range]]
         high, low, close = (frame[c].to_numpy(float) for c in ("High", "Low", "Close"))
         volume = frame["Volume"].to_numpy(float)
         want = {
@@ -275,7 +277,9 @@ class TestIndicatorsApi:
         assert got["macd:12:26:9"]["lookback"] == 33
         for key, outputs in want.items():
             assert list(got[key]["outputs"]) == list(outputs)
-            for name, expected in outputs.items():
+            for name, everything in outputs.items():
+                expected = everything[in_range]
+                assert not np.isnan(expected).any()  # warmed up before 2008
                 values = got[key]["outputs"][name]
                 actual = np.array([np.nan if v is None else v for v in values])
                 np.testing.assert_array_equal(np.isnan(actual), np.isnan(expected))
@@ -336,6 +340,12 @@ class TestIndicatorsApi:
         assert response.status_code == 200, response.text
         assert [s["key"] for s in response.json()["indicators"]] == ["sma:20", "rsi:14"]
 
+    def test_a_start_after_the_history_is_a_422_naming_start(self, urls: dict[str, str]) -> None:
+        params = {"symbol": "SPX", "indicators": "sma", "start": "2030-01-01"}
+        response = httpx.get(urls["gateway"], params=params, timeout=60)
+        assert response.status_code == 422, response.text
+        assert response.json()["detail"][0]["loc"] == ["query", "start"]
+
     @pytest.mark.parametrize(
         ("params", "status", "text"),
         [
@@ -345,8 +355,8 @@ class TestIndicatorsApi:
                 {
                     "symbol": "SPX",
                     "indicators": "sma:300",
-                    "start": "2008-01-01",
-                    "end": "2008-12-31",
+                    "start": "1999-01-01",
+                    "end": "1999-06-30",
                 },
                 422,
                 "sma:300 needs 300 bars",

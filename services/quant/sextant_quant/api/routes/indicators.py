@@ -11,7 +11,8 @@ from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from sextant_common.events import INSTRUMENT_ID_PATTERN
-from sextant_common.timeparse import BoundText
+from sextant_common.http_errors import field_error
+from sextant_common.timeparse import BoundText, parse_bound
 from sextant_quant.api.deps import MARKET_DATA_ERRORS, MarketDataDep, compute_or_422, run_or_422
 from sextant_quant.market_data import OHLCV, MarketDataError
 from sextant_quant.technical.catalog import SPECS, IndicatorRequest, parse_indicator
@@ -85,15 +86,16 @@ def _nullable(values: np.ndarray) -> list[float | None]:
 
 
 def compute_indicators(
-    requests: list[IndicatorRequest], bars: pd.DataFrame
+    requests: list[IndicatorRequest], bars: pd.DataFrame, first: int = 0
 ) -> list[IndicatorSeries]:
-    """Each request on ``bars`` (open/high/low/close/volume columns). ``ValueError`` when the
-    bars are fewer than an indicator needs for one value."""
+    """Each request on ``bars`` (open/high/low/close/volume columns), answered from row
+    ``first`` on: the rows before it are the warm-up. ``ValueError`` when the bars are fewer
+    than an indicator needs for one value."""
     arrays = {field: bars[field].to_numpy(dtype=np.float64) for field in OHLCV}
     rows = len(bars)
     short = [f"{r.key} needs {r.lookback + 1} bars" for r in requests if r.lookback >= rows]
     if short:
-        raise ValueError(f"too few bars in the range ({rows}): {'; '.join(short)}")
+        raise ValueError(f"too few bars up to end ({rows}): {'; '.join(short)}")
     return [
         IndicatorSeries(
             name=r.spec.name,
@@ -101,7 +103,7 @@ def compute_indicators(
             title=r.spec.title,
             params=dict(r.values),
             lookback=r.lookback,
-            outputs={name: _nullable(out) for name, out in r.compute(arrays).items()},
+            outputs={name: _nullable(out[first:]) for name, out in r.compute(arrays).items()},
         )
         for r in requests
     ]
@@ -113,18 +115,25 @@ async def indicators(
 ) -> IndicatorsPublic:
     """Technical indicators of the symbol's daily bars in [start, end], equal to TA-Lib's
     (SMA, EMA, WMA, BBANDS, RSI, MACD, MOM, ROC, ATR, ADX with +DI/-DI, STOCH, WILLR, CCI, OBV,
-    MFI), each output aligned with ``dates``; the warm-up rows are null."""
+    MFI) run over the whole history up to ``end``, so the bars before ``start`` are the warm-up;
+    each output is aligned with ``dates``, null only where the history is too short."""
     requests = run_or_422(lambda: parse_indicators(params.indicators), "indicators")
     try:
-        bars = await market.ohlcv(params.symbol, params.start, params.end)
+        bars = await market.ohlcv(params.symbol, None, params.end)
     except MarketDataError as exc:
         raise HTTPException(status_code=exc.status, detail=exc.detail) from None
-    series = await compute_or_422(lambda: compute_indicators(requests, bars), "indicators")
+    first = 0
+    if params.start is not None:
+        start = run_or_422(lambda: parse_bound(str(params.start), field="start"), "start")
+        first = int(bars.index.searchsorted(pd.Timestamp(start).tz_convert(None)))
+        if first == len(bars):
+            raise field_error("start", f"no daily bars of {params.symbol} from {params.start}")
+    series = await compute_or_422(lambda: compute_indicators(requests, bars, first), "indicators")
     source = str(bars.attrs.get("source") or "unknown")
     return IndicatorsPublic(
         symbol=params.symbol,
         source=source,
         simulated=source == SIMULATED,
-        dates=[d.strftime("%Y-%m-%d") for d in bars.index],
+        dates=[d.strftime("%Y-%m-%d") for d in bars.index[first:]],
         indicators=series,
     )
