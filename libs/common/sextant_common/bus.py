@@ -15,6 +15,7 @@ import logging
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 
+from sextant_common import kafka_security
 from sextant_common.channels import CHANNELS, TOPICS
 from sextant_common.settings import CommonSettings
 
@@ -34,7 +35,9 @@ async def ensure_topics(settings: CommonSettings) -> dict[str, int]:
     ``settings.broker_connect_timeout_s``.
     """
     bootstrap = settings.require_bootstrap()
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=5000, **kafka_security.client_options()
+    )
     await _start_or_fail(admin, bootstrap, settings.broker_connect_timeout_s)
     try:
         existing = set(await admin.list_topics())

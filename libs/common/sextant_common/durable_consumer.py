@@ -30,6 +30,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord
 from aiokafka.errors import KafkaError
 from prometheus_client import Counter, Histogram
 
+from sextant_common import kafka_security
 from sextant_common.events import DeadLetter
 from sextant_common.producer import EventProducer
 
@@ -131,6 +132,7 @@ class DurableConsumer(Generic[C]):
         self._producer = EventProducer(self._bootstrap)
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=self._bootstrap,
+            **kafka_security.client_options(),
             group_id=self._group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",

@@ -34,7 +34,7 @@ from aiokafka.producer.message_accumulator import BatchBuilder
 from aiokafka.structs import RecordMetadata
 from prometheus_client import Counter
 
-from sextant_common import tracecontext
+from sextant_common import kafka_security, tracecontext
 from sextant_common.channels import BY_TOPIC
 from sextant_common.events import DeadLetter, Event
 
@@ -109,6 +109,7 @@ class EventProducer:
         """Connect (the topics must exist: :func:`sextant_common.bus.ensure_topics`)."""
         producer = AIOKafkaProducer(
             bootstrap_servers=self._bootstrap,
+            **kafka_security.client_options(),
             max_batch_size=MAX_BATCH_BYTES,
             linger_ms=self._linger_ms,
             acks="all",

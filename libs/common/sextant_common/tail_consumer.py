@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from aiokafka import AIOKafkaConsumer
 
+from sextant_common import kafka_security
 from sextant_common.durable_consumer import Record, dead_letter, send_dead_letters
 from sextant_common.producer import EventProducer
 
@@ -64,6 +65,7 @@ class TailConsumer:
             bootstrap_servers=self._bootstrap,
             group_id=self._group_id,
             enable_auto_commit=self._group_id is not None,
+            **kafka_security.client_options(),
             auto_commit_interval_ms=1_000,
             auto_offset_reset="latest",
             fetch_max_wait_ms=self._fetch_max_wait_ms,  # latency over batching

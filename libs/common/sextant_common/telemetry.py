@@ -26,6 +26,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from sextant_common import kafka_security
+
 
 @dataclass(frozen=True)
 class CheckResult:
@@ -126,6 +128,7 @@ async def read_offsets(bootstrap: str, topic: str, group_id: str | None = None) 
     """
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
+        **kafka_security.client_options(),
         group_id=group_id,
         enable_auto_commit=False,
         request_timeout_ms=2_500,

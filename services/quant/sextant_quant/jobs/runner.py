@@ -32,7 +32,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from prometheus_client import Counter
 from pydantic import ValidationError
 
-from sextant_common import topics, tracecontext
+from sextant_common import kafka_security, topics, tracecontext
 from sextant_common.durable_consumer import dead_letter, send_dead_letters
 from sextant_common.events import Event, JobEvent, JobRequest, JobStatus
 from sextant_common.producer import EventProducer
@@ -200,6 +200,7 @@ class JobRunner:
         consumer = AIOKafkaConsumer(
             topics.JOBS_REQUESTS,
             bootstrap_servers=self._bootstrap,
+            **kafka_security.client_options(),
             group_id=self._group_id,
             auto_offset_reset="earliest",
             enable_auto_commit=False,

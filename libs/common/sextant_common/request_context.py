@@ -1,0 +1,31 @@
+"""What the current request is: its id and its user, for logs, metrics and calls onward.
+
+The gateway authenticates the caller and calls :func:`set_user`; the request telemetry
+middleware sets the request id. :func:`outgoing_headers` are the headers a call to another
+service carries so that its logs and traces join this request's.
+"""
+
+from __future__ import annotations
+
+import contextvars
+
+REQUEST_ID_HEADER = "x-request-id"
+USER_HEADER = "x-sextant-user"
+
+REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+USER: contextvars.ContextVar[str | None] = contextvars.ContextVar("user", default=None)
+
+
+def set_user(username: str | None) -> None:
+    """Record who the current request acts for (the gateway, once the token is verified)."""
+    USER.set(username)
+
+
+def outgoing_headers() -> dict[str, str]:
+    """Headers a call to another service carries: the request id and the user."""
+    headers = {}
+    if (request_id := REQUEST_ID.get()) is not None:
+        headers[REQUEST_ID_HEADER] = request_id
+    if (user := USER.get()) is not None:
+        headers[USER_HEADER] = user
+    return headers
