@@ -21,7 +21,15 @@ from sextant_common.devstack import (
     stop_services,
     wait_until_queryable,
 )
-from tests.support import Ports, service_env, spec
+from tests.support import (
+    GatewayAuth,
+    Ports,
+    auth_for,
+    create_test_users,
+    register_gateway,
+    service_env,
+    spec,
+)
 
 
 def _broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
@@ -48,6 +56,16 @@ class Stack:
     ports: Ports
     services: list[ServiceProcess]
     log: list[str]
+    users: dict[str, tuple[str, str]]
+    """Role -> (username, password) of the test users (:func:`tests.support.create_test_users`)."""
+
+    def credentials(self, role: str) -> tuple[str, str]:
+        """Username and password of the test user with ``role``."""
+        return self.users[role]
+
+    def auth(self, role: str = "researcher") -> GatewayAuth:
+        """httpx credentials of the test user with ``role`` at this stack's gateway."""
+        return auth_for(self.gateway_url, role)
 
     @property
     def gateway_url(self) -> str:
@@ -87,6 +105,8 @@ def full_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         ),
     }
     log: list[str] = []
+    users = create_test_users(data_dir)
+    register_gateway(f"http://127.0.0.1:{ports.gateway}", users)
     try:
         services = start_services(
             [
@@ -100,8 +120,9 @@ def full_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         )
         try:
             # Like `make run` before "Sextant is up": the published history is queryable.
-            wait_until_queryable(_urls(ports), 180)
-            yield Stack(kafka_bootstrap, data_dir, ports, services, log)
+            gateway = f"http://127.0.0.1:{ports.gateway}"
+            wait_until_queryable(_urls(ports), 180, auth=auth_for(gateway, "viewer"))
+            yield Stack(kafka_bootstrap, data_dir, ports, services, log, users)
         finally:
             stop_services(services)
     finally:

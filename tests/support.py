@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import secrets
 import socket
 import sys
 import time
@@ -30,9 +31,103 @@ from sextant_common.devstack import ServiceSpec, start_services, stop_services
 from sextant_common.events import AssetClass, Bar, Interval
 from sextant_common.producer import EventProducer
 from sextant_common.settings import CommonSettings
+from sextant_gateway.auth.passwords import hash_password
 from sextant_ingest.publisher import BarPublisher
 
 T = TypeVar("T")
+
+ROLES = ("viewer", "researcher", "admin")
+
+
+def create_test_users(data_dir: Path) -> dict[str, tuple[str, str]]:
+    """A user of each role (``test-viewer`` ...) with a random password in the auth database of
+    the gateway whose ``SEXTANT_DATA_DIR`` is ``data_dir``; role -> (username, password)."""
+    from sextant_gateway.auth.policy import Role
+    from sextant_gateway.auth.service import Auth
+    from sextant_gateway.settings import GatewaySettings
+
+    auth = Auth(GatewaySettings(data_dir=data_dir, auth_database_url=None))
+    users = {}
+    try:
+        for role in ROLES:
+            username, password = f"test-{role}", secrets.token_urlsafe(18)
+            try:
+                auth.create_user(username, password, Role.parse(role))
+            except ValueError:  # exists from an earlier start on this data dir
+                auth.store.update_user(username, password_hash=hash_password(password))
+            users[role] = (username, password)
+    finally:
+        auth.close()
+    return users
+
+
+class GatewayAuth(httpx.Auth):
+    """Signs in at a gateway as one user and sends the access token on every request; signs in
+    again when it is old or a request comes back 401."""
+
+    def __init__(self, gateway_url: str, username: str, password: str) -> None:
+        self.gateway_url = gateway_url
+        self.username = username
+        self.password = password
+        self._token: str | None = None
+        self._at = 0.0
+
+    def token(self) -> str:
+        """A valid access token (a fresh sign-in after 10 minutes; tokens live 15)."""
+        if self._token is None or time.monotonic() - self._at > 600:
+            response = httpx.post(
+                f"{self.gateway_url}/api/v1/auth/token",
+                data={
+                    "grant_type": "password",
+                    "username": self.username,
+                    "password": self.password,
+                },
+                timeout=30,
+            )
+            response.raise_for_status()
+            self._token, self._at = response.json()["access_token"], time.monotonic()
+        return self._token
+
+    def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
+        request.headers["Authorization"] = f"Bearer {self.token()}"
+        response = yield request
+        if response.status_code == 401:
+            self._token = None
+            request.headers["Authorization"] = f"Bearer {self.token()}"
+            yield request
+
+
+_GATEWAYS: dict[str, dict[str, tuple[str, str]]] = {}
+
+
+def register_gateway(gateway_url: str, users: dict[str, tuple[str, str]]) -> None:
+    """Make :func:`auth_for` sign in at ``gateway_url`` as ``users`` (from
+    :func:`create_test_users`)."""
+    _GATEWAYS[gateway_url.rstrip("/")] = users
+
+
+def auth_for(url: str, role: str = "researcher") -> GatewayAuth:
+    """Credentials of ``role`` for the registered gateway ``url`` starts with (any URL under it,
+    ``ws://`` included)."""
+    http_url = url.replace("ws://", "http://", 1)
+    for base, users in _GATEWAYS.items():
+        if http_url == base or http_url.startswith(base + "/"):
+            key = (base, role)
+            if key not in _SESSIONS:
+                _SESSIONS[key] = GatewayAuth(base, *users[role])
+            return _SESSIONS[key]
+    raise LookupError(f"no test users registered for a gateway at {url}")
+
+
+_SESSIONS: dict[tuple[str, str], GatewayAuth] = {}
+
+
+async def ws_authenticate(ws: Any, url: str, role: str = "researcher") -> None:
+    """Send a gateway WebSocket ``ws`` (opened on ``url``) its first message, the access token,
+    and read the answer."""
+    await ws.send(orjson.dumps({"auth": auth_for(url, role).token()}).decode())
+    answer = orjson.loads(await ws.recv())
+    assert answer.get("type") == "auth", answer
 
 
 def make_bar(
@@ -168,16 +263,24 @@ def ws_handshake(
 
 
 def ws_send_text(sock: socket.socket, text: str) -> None:
-    """Send one masked text frame (client frames must be masked), payload < 126 bytes."""
+    """Send one masked text frame (client frames must be masked), payload < 64 KiB."""
     payload = text.encode()
     mask = os.urandom(4)
     masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-    sock.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + masked)
+    length = (
+        bytes([0x80 | len(payload)])
+        if len(payload) < 126
+        else bytes([0x80 | 126]) + len(payload).to_bytes(2, "big")
+    )
+    sock.sendall(bytes([0x81]) + length + mask + masked)
 
 
 def stalled_ws_client(port: int, channel: str) -> socket.socket:
-    """A WebSocket client that subscribes to ``channel`` and then never reads (4 KB buffer)."""
+    """A WebSocket client that authenticates, subscribes to ``channel`` and then never reads
+    (4 KB buffer)."""
     sock = ws_handshake(port, rcvbuf=4096)
+    token = auth_for(f"http://127.0.0.1:{port}", "viewer").token()
+    ws_send_text(sock, orjson.dumps({"auth": token}).decode())
     ws_send_text(sock, orjson.dumps({"subscribe": [channel]}).decode())
     return sock
 
@@ -186,7 +289,11 @@ def metric_value(base_url: str, name: str, labels: str = "") -> float:
     """A counter/gauge from a service's ``/metrics`` (``labels`` as in the exposition,
     e.g. ``'cause="lagging"'``); 0 when absent."""
     series = f"{name}{{{labels}}}" if labels else name
-    for line in httpx.get(f"{base_url}/metrics", timeout=5).text.splitlines():
+    try:
+        auth: httpx.Auth | None = auth_for(base_url, "admin")  # a gateway's /metrics
+    except LookupError:
+        auth = None
+    for line in httpx.get(f"{base_url}/metrics", timeout=5, auth=auth).text.splitlines():
         if line.startswith(series + " "):
             return float(line.split()[1])
     return 0.0
@@ -197,8 +304,11 @@ def running_services(
     bootstrap: str, data_dir: Path, names: Iterable[str], **extra_env: str
 ) -> Iterator[Ports]:
     """Start the ``names`` services on free ports (settings in ``extra_env``); yield the ports."""
+    names = list(names)
     ports = Ports.allocate()
     env = {**os.environ, **service_env(bootstrap, data_dir, ports, **extra_env)}
+    if "gateway" in names:
+        register_gateway(f"http://127.0.0.1:{ports.gateway}", create_test_users(data_dir))
     services = start_services(
         [spec(name, getattr(ports, name)) for name in names], env, sink=lambda _line: None
     )
@@ -261,7 +371,9 @@ async def ws_bar_latencies(port: int, symbol: str, expected: int) -> list[float]
     """Subscribe to ``symbol`` on the gateway's ``/ws``; the delivery latency (s, now minus the
     bar's ``ts_known``) of each of the next ``expected`` live bars."""
     latencies: list[float] = []
-    async with websockets.connect(f"ws://127.0.0.1:{port}/ws", compression=None) as ws:
+    url = f"ws://127.0.0.1:{port}/ws"
+    async with websockets.connect(url, compression=None) as ws:
+        await ws_authenticate(ws, url, "viewer")
         await ws.send(orjson.dumps({"subscribe": [symbol]}).decode())
         assert orjson.loads(await ws.recv()) == {"type": "subscribed", "symbols": [symbol]}
         async with asyncio.timeout(60):
@@ -275,7 +387,12 @@ async def ws_bar_latencies(port: int, symbol: str, expected: int) -> list[float]
 def daily_frame(base_url: str, symbol: str, **params: str) -> pd.DataFrame:
     """``symbol``'s daily bars through the gateway's ``/api/v1/bars`` as a frame of floats
     (open, high, low, close, volume) indexed by naive UTC date, oldest first."""
-    response = httpx.get(f"{base_url}/api/v1/bars", params={"symbol": symbol, **params}, timeout=60)
+    response = httpx.get(
+        f"{base_url}/api/v1/bars",
+        params={"symbol": symbol, **params},
+        timeout=60,
+        auth=auth_for(base_url),
+    )
     response.raise_for_status()
     bars = response.json()["bars"]
     index = pd.DatetimeIndex([b["ts_event"] for b in bars], name="date").tz_localize(None)
@@ -288,7 +405,11 @@ def wait_for_shipped_history(gateway_url: str, timeout_s: float = 90) -> str:
     through the gateway at ``gateway_url``; return the URL."""
 
     def stored(symbol: str, **params: str) -> int:
-        response = httpx.get(f"{gateway_url}/api/v1/bars", params={"symbol": symbol, **params})
+        response = httpx.get(
+            f"{gateway_url}/api/v1/bars",
+            params={"symbol": symbol, **params},
+            auth=auth_for(gateway_url),
+        )
         return int(response.json()["count"]) if response.status_code == 200 else 0
 
     wait_for(lambda: stored("SPX", start="2008-01-01", end="2008-12-31") == 253, timeout_s, "SPX")

@@ -31,6 +31,7 @@ JSON_MEDIA_TYPE = "application/json"
 CHECKED_METHODS = frozenset({"POST", "PUT", "PATCH"})
 UNSUPPORTED_MEDIA_TYPE = 415
 _CHECKED_UPSTREAM = "sextant_content_type_checked_upstream"
+_FORM_ENDPOINT = "sextant_content_type_form_endpoint"
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -40,6 +41,15 @@ def checked_upstream(endpoint: F) -> F:
     itself (and knows which methods the path has): :class:`RequireJsonContentType` lets its
     requests through, so an undeclared ``PUT`` is the service's 405, not a 415 here."""
     setattr(endpoint, _CHECKED_UPSTREAM, True)
+    return endpoint
+
+
+def form_endpoint(endpoint: F) -> F:
+    """Mark a route endpoint that takes ``application/x-www-form-urlencoded`` by standard (the
+    OAuth2 token endpoint, RFC 6749 section 4.3.2): :class:`RequireJsonContentType` lets its
+    requests through. Only for endpoints whose answer a cross-site page gains nothing from
+    triggering: a token answer is readable only by the caller, and no state is kept in cookies."""
+    setattr(endpoint, _FORM_ENDPOINT, True)
     return endpoint
 
 
@@ -82,7 +92,11 @@ class RequireJsonContentType:
             await self.app(scope, receive, send)
             return
         endpoint = full_match(scope)
-        if endpoint is None or getattr(endpoint, _CHECKED_UPSTREAM, False):
+        if (
+            endpoint is None
+            or getattr(endpoint, _CHECKED_UPSTREAM, False)
+            or getattr(endpoint, _FORM_ENDPOINT, False)
+        ):
             await self.app(scope, receive, send)
             return
         body = orjson.dumps({"detail": unsupported_media_type_detail(received)})

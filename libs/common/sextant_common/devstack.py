@@ -282,6 +282,7 @@ def wait_until_queryable(
     *,
     every_s: float = 0.25,
     meanwhile: Callable[[], None] = lambda: None,
+    auth: httpx.Auth | None = None,
 ) -> list[str]:
     """Block until the initial history is queryable through the gateway; return the instruments
     checked. Raises ``RuntimeError`` saying what was still missing after ``timeout_s``.
@@ -290,11 +291,12 @@ def wait_until_queryable(
     topic's end offsets once its history is acknowledged; datasets' ``/ready`` reports the offsets
     its consumer group committed (only after fsync); once those reach ingest's, every published
     bar is in the lake and each published instrument the lake lists must answer 200 through the
-    gateway's ``/api/v1/bars``. ``meanwhile`` runs between polls (e.g. ``Supervisor.poll``).
+    gateway's ``/api/v1/bars``. ``meanwhile`` runs between polls (e.g. ``Supervisor.poll``);
+    ``auth`` authenticates the calls to the gateway (a viewer's bearer token).
     """
     deadline = time.monotonic() + timeout_s
     waiting = "ingest /ready"
-    with httpx.Client(timeout=5.0) as client:
+    with httpx.Client(timeout=5.0, auth=auth) as client:
 
         def ready_detail(base: str, check: str) -> dict[str, Any] | None:
             try:

@@ -83,6 +83,7 @@ def build_app(settings: DatasetsSettings | None = None) -> FastAPI:
     app.state.reader = reader
     app.state.catalog = catalog
     app.state.dead_letters = dead_letters
+    app.state.settings = settings
     app.state.fact_reader = FactReader(settings.lake_dir)
     app.state.response_cache = VersionedCache[tuple[bytes, str]](ttl_s=30.0)
     app.include_router(bars.router)

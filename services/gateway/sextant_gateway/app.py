@@ -18,6 +18,7 @@ from sextant_common.telemetry import add_health_and_metrics, http_ok
 from sextant_common.versioned_cache import VersionedCache
 from sextant_gateway.api.routes import (
     asyncapi,
+    auth,
     backtests,
     bars,
     datasets,
@@ -28,6 +29,8 @@ from sextant_gateway.api.routes import (
     ws,
 )
 from sextant_gateway.api.routes.web import mount_web
+from sextant_gateway.auth.middleware import Authenticate
+from sextant_gateway.auth.service import Auth
 from sextant_gateway.hub import LiveHub
 from sextant_gateway.live_feed import LiveFeed
 from sextant_gateway.openapi import install_openapi
@@ -39,6 +42,7 @@ log = logging.getLogger(__name__)
 def build_app(settings: GatewaySettings | None = None) -> FastAPI:
     """The public FastAPI app; its lifespan runs the live feed consumer."""
     settings = settings or GatewaySettings()
+    auth_service = Auth(settings)
     hub = LiveHub(
         settings.ws_queue_size,
         max_lag_s=settings.ws_max_lag_seconds,
@@ -71,6 +75,7 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
                 await task
         for client in app.state.services.values():
             await client.aclose()
+        auth_service.close()
 
     # The proxies are out of FastAPI's own schema: /openapi.json is merged from the services.
     app = FastAPI(
@@ -82,8 +87,11 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.auth = auth_service
     app.state.hub = hub
     app.state.bars_cache = VersionedCache[bytes](ttl_s=settings.latest_bars_ttl_seconds)
+    app.include_router(auth.router)
+    app.include_router(auth.users_router)
     app.include_router(bars.router)
     app.include_router(instruments.router)
     app.include_router(backtests.router)
@@ -96,13 +104,22 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(asyncapi.build_router(settings.require_bootstrap()))
     install_openapi(app)
     app.add_middleware(RequireJsonContentType)
+    app.add_middleware(Authenticate, keys=auth_service.keys, metrics_token=settings.metrics_token)
     install_error_handlers(app)
     if settings.cors_origins:  # added last: outermost, so 415s and preflights carry CORS headers
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST"],
-            allow_headers=["content-type"],
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["content-type", "authorization", "x-request-id"],
+            expose_headers=[
+                "x-request-id",
+                "retry-after",
+                "ratelimit-limit",
+                "ratelimit-remaining",
+                "ratelimit-reset",
+                "ratelimit-policy",
+            ],
         )
     add_health_and_metrics(
         app,

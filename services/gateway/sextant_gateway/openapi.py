@@ -39,6 +39,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
 
 from sextant_common.http_errors import ErrorPublic
+from sextant_gateway.auth.policy import Role, required_role
 
 CACHE_SECONDS = 60.0
 """How long a merged document is reused before the services are asked again."""
@@ -221,6 +222,48 @@ def merge_documents(base: dict[str, Any], services: Mapping[str, dict[str, Any]]
     return merged
 
 
+SECURITY_SCHEME = "OAuth2PasswordBearer"
+
+
+def secure_document(document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` with the bearer-token scheme and, on every operation the policy protects,
+    its ``security``, the least role (``x-required-role``, also in the description) and the
+    401/403 answers (:mod:`sextant_gateway.auth.policy` decides; nothing is declared twice)."""
+    document = copy.deepcopy(document)
+    document.setdefault("components", {})["securitySchemes"] = {
+        SECURITY_SCHEME: {
+            "type": "oauth2",
+            "description": "Sign in at /api/v1/auth/token; send the access token as "
+            "`Authorization: Bearer <token>`",
+            "flows": {
+                "password": {
+                    "tokenUrl": "/api/v1/auth/token",
+                    "refreshUrl": "/api/v1/auth/token",
+                    "scopes": {},
+                }
+            },
+        }
+    }
+    for path, item in document.get("paths", {}).items():
+        for method, operation in item.items():
+            if method not in HTTP_METHODS:
+                continue
+            role = required_role(method.upper(), path)
+            if role is None:
+                operation["security"] = []
+                continue
+            operation["security"] = [{SECURITY_SCHEME: []}]
+            operation["x-required-role"] = role.name
+            note = f"Requires role: {role.name}."
+            operation["description"] = f"{operation.get('description', '')}\n\n{note}".strip()
+            responses = operation.setdefault("responses", {})
+            responses.setdefault("401", _error("Unauthorized: no bearer token, or an invalid one"))
+            if role > Role.viewer:
+                responses.setdefault("403", _error(f"Forbidden: requires role {role.name}"))
+            operation["responses"] = dict(sorted(responses.items()))
+    return document
+
+
 class OpenApiDocument:
     """The merged document of an app, fetched from the services on demand and cached."""
 
@@ -252,7 +295,7 @@ class OpenApiDocument:
             description=app.description,
             routes=app.routes,
         )
-        return merge_documents(base, dict(zip(SERVICES, documents, strict=True)))
+        return secure_document(merge_documents(base, dict(zip(SERVICES, documents, strict=True))))
 
 
 async def _fetch(name: str, client: httpx.AsyncClient) -> dict[str, Any]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field, SecretStr
+
 from sextant_common.settings import CommonSettings
 
 
@@ -39,3 +41,17 @@ class GatewaySettings(CommonSettings):
     """How long a bar answer without ``as_of`` is reused (0: always ask the datasets service)."""
     live_window_seconds: float = 300.0
     """Bars known longer ago than this are history being backfilled, not live: not fanned out."""
+    auth_database_url: SecretStr | None = None
+    """Users, refresh tokens and signing keys: a SQLAlchemy URL such as
+    ``postgresql://user:pass@host/db`` (psycopg); unset: SQLite at ``<data_dir>/auth.db``."""
+    auth_access_ttl_seconds: int = Field(900, ge=30, le=86_400)
+    """Lifetime of an access token (JWT), seconds."""
+    auth_refresh_ttl_seconds: int = Field(14 * 86_400, ge=60, le=365 * 86_400)
+    """Lifetime of a refresh token, seconds; each use spends it and issues a new one."""
+    auth_issuer: str = "sextant"
+    auth_audience: str = "sextant-api"
+    metrics_token: SecretStr | None = None
+    """Bearer credential Prometheus presents to the gateway's ``/metrics`` (an admin's access
+    token works too); unset: only admins may read it."""
+    max_body_bytes: int = Field(1_048_576, ge=1_024)
+    """Largest request body the gateway accepts (413 beyond), bytes."""

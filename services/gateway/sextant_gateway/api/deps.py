@@ -9,6 +9,7 @@ from urllib.parse import quote
 import httpx
 from fastapi import Depends, HTTPException, Request, Response
 
+from sextant_common import request_context
 from sextant_gateway.hub import LiveHub
 from sextant_gateway.openapi import internal_path
 
@@ -64,7 +65,7 @@ async def forward(client: httpx.AsyncClient, path: str, request: Request) -> Res
             status_code=414,
             detail=f"the query string has {len(query)} bytes; the limit is {MAX_QUERY_BYTES}",
         )
-    headers = {}
+    headers = request_context.outgoing_headers()
     if (content_type := request.headers.get("content-type")) is not None:
         headers["content-type"] = content_type
     try:

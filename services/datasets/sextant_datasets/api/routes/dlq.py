@@ -4,8 +4,10 @@
   (paged, optionally of one topic), each with its raw value, key and headers.
 - ``GET /v1/dlq/{letter_id}``: one letter.
 
-Replaying a fixed record is a command, not a route (there are no admin roles yet):
-``python -m sextant_datasets.dlq replay --id <id> [--value-file fixed.json]``.
+- ``POST /v1/dlq/{letter_id}/replay``: publish the letter's record again (or a fixed value)
+  to its original topic with its key and headers; refused (422) when the value would only be
+  dead-lettered again, unless ``force``. Admins only at the gateway. The same as the command
+  ``python -m sextant_datasets.dlq replay --id <id> [--value-file fixed.json]``.
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query
+import orjson
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from sextant_common.http_errors import error_responses
 from sextant_datasets.api.deps import DeadLetterStoreDep
+from sextant_datasets.dlq.replay import ReplayRefused, replay
 from sextant_datasets.dlq.store import StoredLetter, UnknownLetter, text_or_none
 
 router = APIRouter(prefix="/v1/dlq", tags=["dlq"])
@@ -154,3 +158,55 @@ def get_dead_letter(
         return DeadLetterPublic.of(store.get(letter_id))
     except UnknownLetter:
         raise HTTPException(404, detail=f"no dead letter {letter_id!r} is stored") from None
+
+
+class ReplayRequest(BaseModel):
+    """What to replay: the kept bytes, or a fixed ``value`` (a JSON document of the topic's
+    event model)."""
+
+    model_config = ConfigDict(extra="forbid")
+    value: dict[str, object] | None = Field(None, description="Fixed record value (JSON object)")
+    note: str | None = Field(None, max_length=500, description="Why, kept with the letter")
+    force: bool = Field(False, description="Publish even if the value fails its model")
+
+
+class ReplayedPublic(BaseModel):
+    """Where the replayed record was written."""
+
+    letter_id: str
+    topic: str
+    partition: int
+    offset: int
+
+
+@router.post(
+    "/{letter_id}/replay",
+    response_model=ReplayedPublic,
+    responses=error_responses(
+        {
+            404: "Unknown dead letter: no letter with this id is stored",
+            422: "Refused: the value would be dead-lettered again, or only part of it was kept",
+        }
+    ),
+)
+async def replay_dead_letter(
+    request: Request,
+    store: DeadLetterStoreDep,
+    letter_id: Annotated[str, Path(pattern=LETTER_ID_PATTERN, description="16 hex digits")],
+    body: ReplayRequest | None = None,
+) -> ReplayedPublic:
+    """Publish a dead letter's record again to the topic it failed on."""
+    body = body or ReplayRequest()
+    value = None if body.value is None else orjson.dumps(body.value)
+    bootstrap = request.app.state.settings.require_bootstrap()
+    try:
+        sent = await replay(
+            store, bootstrap, letter_id, value=value, note=body.note, force=body.force
+        )
+    except UnknownLetter:
+        raise HTTPException(404, detail=f"no dead letter {letter_id!r} is stored") from None
+    except ReplayRefused as exc:
+        raise HTTPException(422, detail=str(exc)) from None
+    return ReplayedPublic(
+        letter_id=letter_id, topic=sent.topic, partition=sent.partition, offset=sent.offset
+    )

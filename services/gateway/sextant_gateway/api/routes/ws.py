@@ -1,6 +1,11 @@
 """``WS /ws``: live bars, live analytics and job progress.
 
-Send ``{"subscribe": ["SPX", "analytics:SPX", "job:<job_id>"]}`` / ``{"unsubscribe": [...]}``;
+The first message authenticates: ``{"auth": "<access token>"}`` (the token is never in the URL,
+where proxies and logs would keep it), answered ``{"type": "auth", "username": ..., "role":
+...}``. Anything else first, or nothing within :data:`AUTH_TIMEOUT_S`, closes the connection
+with code 1008 and the reason. A connection stays authenticated until it closes.
+
+Then send ``{"subscribe": ["SPX", "analytics:SPX", "job:<job_id>"]}`` / ``{"unsubscribe": [...]}``;
 receive ``{"type": "bar", "bar": {...}}`` for symbols, ``{"type": "analytics", "analytics":
 {...}}`` (EWMA volatility, 1-day VaR, rolling beta, filtered regime probabilities after each live
 bar) for ``analytics:<symbol>`` and ``{"type": "job", "event": {...}}`` for jobs.
@@ -22,6 +27,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from prometheus_client import Counter
 
 from sextant_gateway.api.deps import hub_of
+from sextant_gateway.auth.tokens import KeyRing, Principal, TokenRejected
 from sextant_gateway.hub import Client, LiveHub, outgoing
 from sextant_gateway.ws_protocol import connection_of
 
@@ -31,6 +37,14 @@ WS_REJECTED = Counter(
     "sextant_ws_origin_rejected_total", "WebSocket handshakes refused for their Origin"
 )
 
+
+AUTH_TIMEOUT_S = 10.0
+"""How long a new connection has to send its token."""
+MAX_TOKEN_CHARS = 4_096
+
+WS_AUTH_REFUSED = Counter(
+    "sextant_ws_auth_refused_total", "WebSocket connections closed for a missing or bad token"
+)
 
 MAX_CHANNEL_CHARS = 80
 """Longest channel name: ``analytics:`` plus a 64-character instrument id fits."""
@@ -82,6 +96,19 @@ async def live_bars(websocket: WebSocket) -> None:
     hub: LiveHub = hub_of(websocket.app.state)
     max_symbols: int = settings.ws_max_symbols
     await websocket.accept()
+    try:
+        principal = await _authenticate(websocket)
+    except (ValueError, TokenRejected) as exc:
+        WS_AUTH_REFUSED.inc()
+        await websocket.close(code=1008, reason=str(exc)[:120])  # a close reason is <= 123 bytes
+        return
+    except (WebSocketDisconnect, TimeoutError):
+        return
+    await websocket.send_text(
+        orjson.dumps(
+            {"type": "auth", "username": principal.username, "role": principal.role.name}
+        ).decode()
+    )
     client = hub.connect(websocket, connection_of(websocket.scope))
     reader = asyncio.create_task(_read_commands(websocket, client, hub, max_symbols))
     try:
@@ -97,6 +124,28 @@ async def live_bars(websocket: WebSocket) -> None:
             await reader
         if not client.closing:
             await client.close(1000, "", hub.close_grace_s)
+
+
+async def _authenticate(websocket: WebSocket) -> Principal:
+    """The principal of the connection's first message, ``{"auth": "<access token>"}``.
+
+    Raises ValueError or TokenRejected saying what is wrong, TimeoutError after
+    :data:`AUTH_TIMEOUT_S`."""
+    try:
+        text = await asyncio.wait_for(websocket.receive_text(), AUTH_TIMEOUT_S)
+    except TimeoutError:
+        WS_AUTH_REFUSED.inc()
+        await websocket.close(code=1008, reason=f"no auth message within {AUTH_TIMEOUT_S:g} s")
+        raise
+    try:
+        message: Any = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        message = None
+    token = message.get("auth") if isinstance(message, dict) and len(message) == 1 else None
+    if not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN_CHARS:
+        raise ValueError('authenticate first: send {"auth": "<access token>"}')
+    keys: KeyRing = websocket.app.state.auth.keys
+    return keys.verify(token)
 
 
 async def _read_commands(
