@@ -2,8 +2,8 @@
 
 Run ``python deploy/grafana/build_dashboards.py`` after editing a spec and commit the JSON with
 it; tests/deploy/test_observability.py fails while the committed JSON differs from what this
-script writes. Grafana loads the JSON through provisioning/dashboards/sextant.yml (read-only:
-a change made in the UI is lost, make it here).
+script writes. Grafana loads the JSON through provisioning/dashboards/sextant.yml, which refuses
+saving from the UI: change a dashboard here.
 
 Every query goes to the provisioned Prometheus datasource (uid ``prometheus``). Job names are
 ``sextant-<service>`` (deploy/prometheus/prometheus.yml); thresholds drawn on panels are the ones
@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +61,7 @@ class Dashboard:
     description: str
     panels: Sequence[Panel]
     job_variable: bool = False
-    tags: Sequence[str] = field(default=("sextant",))
+    tags: Sequence[str] = ("sextant",)
 
 
 def rate(selector: str, by: str = "") -> str:
@@ -78,6 +78,7 @@ def quantile(q: float, histogram: str, selector: str, by: str) -> str:
 
 
 def ratio(numerator: str, denominator: str) -> str:
+    """``numerator / denominator``, on two lines for the reader of the panel's query."""
     return f"{numerator}\n  / {denominator}"
 
 

@@ -26,7 +26,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from types import ModuleType
 from typing import Any
 
@@ -42,6 +42,8 @@ ALERT_TESTS = PROMETHEUS_DIR / "alerts.test.yml"
 GRAFANA_DIR = REPO / "deploy/grafana"
 DASHBOARDS_DIR = GRAFANA_DIR / "dashboards"
 DATASOURCES = GRAFANA_DIR / "provisioning/datasources/prometheus.yml"
+DASHBOARD_PROVIDER = GRAFANA_DIR / "provisioning/dashboards/sextant.yml"
+COMPOSE_FILE = REPO / "deploy/compose.yml"
 METRIC_SOURCES = [REPO / "libs", REPO / "services"]
 
 DASHBOARD_UIDS = {f"sextant-{name}" for name in ("api", "bus", "ingest", "jobs", "websocket")}
@@ -146,6 +148,47 @@ def test_only_the_gateway_scrape_sends_the_metrics_token() -> None:
         if "authorization" in job
     }
     assert with_token == {GATEWAY_JOB: {"type": "Bearer", "credentials_file": METRICS_TOKEN_FILE}}
+
+
+# --- what compose mounts --------------------------------------------------------------------
+
+
+def _host_path(service: dict[str, Any], container_path: str) -> Path | None:
+    """The file or folder under deploy/ that a compose service sees at ``container_path``, from
+    its bind mounts (the deepest mount wins, as in the container); None if nothing is mounted."""
+    target = PurePosixPath(container_path)
+    mounts: list[tuple[PurePosixPath, Path]] = []
+    for volume in service.get("volumes", []):
+        if isinstance(volume, dict):
+            source, mounted = volume.get("source", ""), volume["target"]
+        else:
+            source, mounted = volume.split(":")[:2]
+        if source.startswith((".", "/")):  # a bind mount, not a named volume
+            mounts.append((PurePosixPath(mounted), COMPOSE_FILE.parent / source))
+    covering = [(m, host) for m, host in mounts if m == target or m in target.parents]
+    if not covering:
+        return None
+    mount, host = max(covering, key=lambda c: len(c[0].parts))
+    return (host / target.relative_to(mount)).resolve()
+
+
+def test_compose_mounts_the_rules_and_the_token_prometheus_reads() -> None:
+    prometheus = yaml.safe_load(COMPOSE_FILE.read_text())["services"]["prometheus"]
+    (config_flag,) = [arg for arg in prometheus["command"] if arg.startswith("--config.file=")]
+    config_path = PurePosixPath(config_flag.split("=", 1)[1])
+    assert _host_path(prometheus, str(config_path)) == PROMETHEUS_CONFIG
+    for rule_file in yaml.safe_load(PROMETHEUS_CONFIG.read_text())["rule_files"]:
+        assert _host_path(prometheus, str(config_path.parent / rule_file)) == ALERTS, rule_file
+    secrets = {s if isinstance(s, str) else s["source"] for s in prometheus.get("secrets", [])}
+    assert METRICS_TOKEN_FILE.removeprefix("/run/secrets/") in secrets, secrets
+
+
+def test_compose_mounts_the_dashboards_where_grafana_looks() -> None:
+    grafana = yaml.safe_load(COMPOSE_FILE.read_text())["services"]["grafana"]
+    provider_file = _host_path(grafana, "/etc/grafana/provisioning/dashboards/sextant.yml")
+    assert provider_file == DASHBOARD_PROVIDER
+    (provider,) = yaml.safe_load(DASHBOARD_PROVIDER.read_text())["providers"]
+    assert _host_path(grafana, provider["options"]["path"]) == DASHBOARDS_DIR
 
 
 # --- alert rules -----------------------------------------------------------------------------
