@@ -249,7 +249,7 @@ class ColdStorageManager:
             SELECT * FROM known
             {"" if source else _ONE_SOURCE_PER_SYMBOL}
             ORDER BY instrument_id, ts_event
-        """
+        """  # noqa: S608 constant SQL fragments; values bound
         params: dict[str, Any] = {
             "interval": interval,
             "symbols": symbols,
@@ -415,7 +415,7 @@ class ColdStorageManager:
         cursor = self._cursor()
         sources = cursor.execute(
             f"""SELECT source, asset_class, count(*) AS n
-                FROM read_parquet($files, hive_partitioning = false) {where} GROUP BY ALL""",
+                FROM read_parquet($files, hive_partitioning = false) {where} GROUP BY ALL""",  # noqa: S608 constant SQL fragments; values bound
             series,
         ).fetchall()
         chosen = _choose_source({r[0] for r in sources}, source, symbol, interval)
@@ -425,7 +425,7 @@ class ColdStorageManager:
             cursor.execute(
                 f"""SELECT DISTINCT epoch_ms(ts_event) AS t
                     FROM read_parquet($files, hive_partitioning = false)
-                    {where} AND source = $source ORDER BY t""",
+                    {where} AND source = $source ORDER BY t""",  # noqa: S608 constant SQL fragments; values bound
                 {**series, "source": chosen},
             )
             .fetchnumpy()["t"]

@@ -322,7 +322,7 @@ class FactReader:
                 PARTITION BY {", ".join(fact_set.identity)} ORDER BY {latest}) = 1
             ORDER BY {fact_set.event_time} {order}, {", ".join(fact_set.identity)}
             {f"LIMIT {int(query.limit)}" if query.limit is not None else ""}
-        """
+        """  # noqa: S608 schema names + lake path; values bound
         cursor = thread_cursor(self._db, self._local)
         try:
             result = cursor.execute(sql, params)

@@ -107,7 +107,7 @@ class OptionChainReader:
             SELECT ts_event, source FROM {files}
             WHERE {known} AND ($source IS NULL OR source = $source)
             ORDER BY source = $simulated, ts_event DESC, source LIMIT 1
-            """,
+            """,  # noqa: S608 lake path (percent-encoded); values bound
             {**params, "simulated": REAL_SOURCES_FIRST},
         ).fetchone()
         if latest is None:
@@ -118,7 +118,8 @@ class OptionChainReader:
         expiries = [
             row[0]
             for row in cursor.execute(
-                f"SELECT DISTINCT expiry FROM {files} WHERE {where} ORDER BY expiry", params
+                f"SELECT DISTINCT expiry FROM {files} WHERE {where} ORDER BY expiry",  # noqa: S608 lake path (percent-encoded); values bound
+                params,
             ).fetchall()
         ]
         result = cursor.execute(
@@ -126,7 +127,7 @@ class OptionChainReader:
             SELECT {", ".join(f'"{name}"' for name in OPTIONS.schema.names)} FROM {files}
             WHERE {where} AND ($expiry IS NULL OR expiry = $expiry)
             ORDER BY expiry, strike, "right"
-            """,
+            """,  # noqa: S608 lake path (percent-encoded); values bound
             {**params, "expiry": expiry},
         )
         names = [d[0] for d in result.description]

@@ -161,7 +161,7 @@ class UnifiedFetcher:
             timeout=settings.fetch_timeout_s, follow_redirects=True
         )
         self._clock = clock or RealClock()
-        self._rng = rng or random.Random()
+        self._rng = rng or random.Random()  # noqa: S311 retry jitter, not a secret
         if cache is not None:
             self.cache = cache
         elif settings.redis_url is not None:

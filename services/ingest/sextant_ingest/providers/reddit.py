@@ -73,11 +73,11 @@ from sextant_ingest.providers.fetcher import (
 from sextant_ingest.providers.http import ProviderHttp, parse_retry_after, utc_now
 
 CLIENT_ID = "SEXTANT_REDDIT_CLIENT_ID"
-CLIENT_SECRET = "SEXTANT_REDDIT_CLIENT_SECRET"
+CLIENT_SECRET = "SEXTANT_REDDIT_CLIENT_SECRET"  # noqa: S105 the variable's name, not a secret
 USER_AGENT = "SEXTANT_REDDIT_USER_AGENT"
 """Optional: overrides :data:`DEFAULT_USER_AGENT` (put your Reddit username in it)."""
 DEFAULT_USER_AGENT = "python:sextant-research-terminal:0.1 (financial research; alt-data ingest)"
-TOKEN_URL = "https://www.reddit.com/api/v1/access_token"
+TOKEN_URL = "https://www.reddit.com/api/v1/access_token"  # noqa: S105 a URL, not a secret
 
 PROVIDER = ProviderInfo(
     name="reddit",
