@@ -33,6 +33,7 @@ from typing import Any
 import pytest
 import yaml
 from prometheus_client import REGISTRY
+from prometheus_client.metrics import MetricWrapperBase
 
 REPO = Path(__file__).resolve().parents[2]
 PROMETHEUS_DIR = REPO / "deploy/prometheus"
@@ -258,12 +259,12 @@ def _dashboards() -> dict[str, dict[str, Any]]:
     }
 
 
-def _queries() -> Iterator[tuple[str, str]]:
-    """(where, expr) of every query in every dashboard, ``where`` naming dashboard/panel/ref."""
+def _queries() -> Iterator[tuple[str, dict[str, Any]]]:
+    """(where, target) of every query in every dashboard, ``where`` naming dashboard/panel/ref."""
     for name, dashboard in _dashboards().items():
         for panel in dashboard["panels"]:
             for target in panel["targets"]:
-                yield f"{name} panel {panel['id']} {target['refId']}", target["expr"]
+                yield f"{name} panel {panel['id']} {target['refId']}", target
 
 
 def test_dashboards_are_what_the_generator_writes() -> None:
@@ -310,7 +311,7 @@ def _as_recording_rules(queries: list[tuple[str, str]]) -> dict[str, Any]:
 
 
 def test_dashboard_queries_parse(promtool: str, tmp_path: Path) -> None:
-    queries = list(_queries())
+    queries = [(where, target["expr"]) for where, target in _queries()]
     rules = _write_yaml(tmp_path / "queries.yml", _as_recording_rules(queries))
     result = _promtool(promtool, "check", "rules", rules)
     report = result.stdout + result.stderr
@@ -339,6 +340,8 @@ SAMPLE_SUFFIXES = {
     "unknown": ("",),
 }
 """The series a metric family of each type exposes (prometheus_client; ``_created`` left out)."""
+SERIES_LABELS = {"_bucket": {"le"}}
+"""Labels a series has beyond its metric's label names."""
 
 
 def _modules_using_prometheus_client() -> list[str]:
@@ -362,53 +365,110 @@ def _modules_using_prometheus_client() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def defined_metrics() -> set[str]:
-    """Every series name the services' metrics expose, from prometheus_client's registry."""
+def defined_metrics() -> dict[str, frozenset[str] | None]:
+    """Every series name the services expose -> its label names (None: not known, for the
+    registry's own process and platform metrics), after importing every module that uses
+    prometheus_client."""
     modules = _modules_using_prometheus_client()
     assert "sextant_common.durable_consumer" in modules, modules  # the scan finds what we know
-    for module in modules:
-        importlib.import_module(module)
-    return {
-        family.name + suffix
-        for family in REGISTRY.collect()
-        for suffix in SAMPLE_SUFFIXES[family.type]
-    }
+    label_names: dict[str, frozenset[str]] = {}
+    for module in map(importlib.import_module, modules):
+        for value in vars(module).values():
+            if isinstance(value, MetricWrapperBase):
+                # prometheus_client keeps label names private; describe() gives the family name.
+                (family,) = value.describe()
+                label_names[family.name] = frozenset(value._labelnames)
+    series: dict[str, frozenset[str] | None] = {}
+    for family in REGISTRY.collect():
+        labels = label_names.get(family.name)
+        assert labels is not None or not family.name.startswith("sextant_"), (
+            f"{family.name}: not a module-level metric of {modules}, its labels are unknown"
+        )
+        for suffix in SAMPLE_SUFFIXES[family.type]:
+            extra = SERIES_LABELS.get(suffix, set())
+            series[family.name + suffix] = None if labels is None else labels | extra
+    return series
+
+
+def _without_strings(expr: str) -> str:
+    return re.sub(r'"[^"]*"', '""', expr)
 
 
 def _metric_names(expr: str) -> set[str]:
     """The sextant_* metric names in a PromQL expression (string literals left out)."""
-    return set(re.findall(r"\bsextant_\w+", re.sub(r'"[^"]*"', '""', expr)))
+    return set(re.findall(r"\bsextant_\w+", _without_strings(expr)))
 
 
-def _used_metrics() -> dict[str, set[str]]:
-    """Metric name -> where it is read (alerts.yml rule or dashboard panel)."""
-    used: dict[str, set[str]] = {}
-    sources = [(f"alerts.yml {rule['alert']}", rule["expr"]) for rule in _alert_rules()]
-    for where, expr in [*sources, *_queries()]:
-        names = _metric_names(expr) or (PROMETHEUS_METRICS & set(re.findall(r"\w+", expr)))
-        assert names, f"{where} reads no metric: {expr}"
-        for name in names:
-            used.setdefault(name, set()).add(where)
-    return used
+def _label_names(expr: str) -> set[str]:
+    """The labels a PromQL expression groups, joins or matches on."""
+    text = _without_strings(expr)
+    clauses = re.findall(r"\b(?:by|without|on|ignoring)\s*\(([^)]*)\)", text)
+    grouped = {label.strip() for clause in clauses for label in clause.split(",")} - {""}
+    selectors = " ".join(re.findall(r"\{([^}]*)\}", text))
+    return grouped | set(re.findall(r"(\w+)\s*(?:=~|!~|!=|=)", selectors))
+
+
+def _readers() -> list[tuple[str, str, set[str]]]:
+    """(where, expr, labels its annotations or legend show) of every alert and dashboard query."""
+    readers = [
+        (
+            f"alerts.yml {rule['alert']}",
+            rule["expr"],
+            set(re.findall(r"\$labels\.(\w+)", " ".join(rule["annotations"].values()))),
+        )
+        for rule in _alert_rules()
+    ]
+    for where, target in _queries():
+        legend = set(re.findall(r"\{\{\s*(\w+)\s*\}\}", target["legendFormat"]))
+        readers.append((where, target["expr"], legend))
+    return readers
+
+
+def _target_labels() -> set[str]:
+    """Labels Prometheus adds to every series it scrapes: job, instance and the static ones."""
+    config = yaml.safe_load(PROMETHEUS_CONFIG.read_text())
+    static = [s for job in config["scrape_configs"] for s in job.get("static_configs", [])]
+    return {"job", "instance"} | {label for s in static for label in s.get("labels", {})}
 
 
 def test_the_metric_scan_reads_names_as_prometheus_exposes_them(
-    defined_metrics: set[str],
+    defined_metrics: dict[str, frozenset[str] | None],
 ) -> None:
     # A counter, a gauge and a histogram of libs/common and the gateway, as /metrics shows them.
-    assert {
-        "sextant_dead_letters_total",
-        "sextant_consumer_flush_seconds_bucket",
-        "sextant_ws_clients",
-    } <= defined_metrics
+    assert defined_metrics["sextant_dead_letters_total"] == {"topic"}
+    assert defined_metrics["sextant_consumer_flush_seconds_bucket"] == {"group", "le"}
+    assert defined_metrics["sextant_ws_clients"] == set()
     assert "sextant_dead_letters" not in defined_metrics
-    assert _metric_names('rate(sextant_a_total{topic="sextant_b"}[5m]) / sextant_c') == {
-        "sextant_a_total",
-        "sextant_c",
-    }
+    expr = 'sum by (a, b) (rate(sextant_x_total{c=~"sextant_y", d!="1"}[5m])) / on (e) sextant_z'
+    assert _metric_names(expr) == {"sextant_x_total", "sextant_z"}
+    assert _label_names(expr) == {"a", "b", "c", "d", "e"}
 
 
-def test_alerts_and_dashboards_read_only_defined_metrics(defined_metrics: set[str]) -> None:
-    known = defined_metrics | PROMETHEUS_METRICS | EXPECTED_FROM_ISSUE_13
-    unknown = {name: sorted(where) for name, where in _used_metrics().items() if name not in known}
+def test_alerts_and_dashboards_read_only_defined_metrics(
+    defined_metrics: dict[str, frozenset[str] | None],
+) -> None:
+    known = defined_metrics.keys() | PROMETHEUS_METRICS | EXPECTED_FROM_ISSUE_13
+    unknown: dict[str, list[str]] = {}
+    for where, expr, _ in _readers():
+        names = _metric_names(expr) or (PROMETHEUS_METRICS & set(re.findall(r"\w+", expr)))
+        assert names, f"{where} reads no metric: {expr}"
+        for name in sorted(names - known):
+            unknown.setdefault(name, []).append(where)
     assert not unknown, f"metrics no module defines: {unknown}"
+
+
+def test_alerts_and_dashboards_use_labels_their_metrics_have(
+    defined_metrics: dict[str, frozenset[str] | None],
+) -> None:
+    """A label a metric lacks (``consumer_group`` for ``group``) selects nothing: the panel
+    stays empty and the alert never fires, so it is checked here."""
+    target_labels = _target_labels()
+    wrong = []
+    for where, expr, shown in _readers():
+        metrics = [defined_metrics.get(name) for name in _metric_names(expr)]
+        if not metrics or None in metrics:  # only `up`, or a metric not in the code yet
+            continue
+        has = set(target_labels).union(*(labels for labels in metrics if labels is not None))
+        if missing := (_label_names(expr) | shown) - has:
+            wrong.append(f"{where}: {sorted(missing)} not among {sorted(has)}")
+    assert not wrong, "\n".join(wrong)
