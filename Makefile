@@ -7,7 +7,7 @@ PACKAGES := libs/common services/ingest services/datasets services/gateway servi
 PYPROJECTS := $(addsuffix /pyproject.toml,$(PACKAGES))
 WEB_SOURCES := $(shell find web/src web/index.html web/package.json web/tsconfig.json web/vite.config.ts -type f 2>/dev/null)
 
-.PHONY: setup run test bench lint format clean system-deps
+.PHONY: setup run test bench lint scan format clean system-deps
 
 setup: $(VENV)/.installed web/dist/index.html
 
@@ -41,6 +41,10 @@ lint: setup
 	$(BIN)/ruff check libs services tests scripts bench
 	$(BIN)/ruff format --check libs services tests scripts bench
 	$(BIN)/mypy libs/common/sextant_common services/ingest/sextant_ingest services/datasets/sextant_datasets services/gateway/sextant_gateway services/quant/sextant_quant
+
+# bandit, detect-secrets, pip-audit (requirements.lock), npm audit: scripts/security_scan.sh
+scan: setup
+	./scripts/security_scan.sh
 
 format: setup
 	$(BIN)/ruff format libs services tests scripts bench
