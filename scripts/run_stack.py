@@ -9,16 +9,24 @@ the broker and the other services keep running; it resumes from its committed of
 
 Ports come from SEXTANT_{GATEWAY,DATASETS,QUANT,INGEST}_PORT (8000-8003 by default), so a second
 stack can run next to the first.
+
+Every API route needs a signed-in user. When the auth database has no user yet, a first admin
+``admin`` is made with a random password printed once (there is no default password); change it
+with ``sextant users passwd admin``, add users with ``sextant users create``.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+import httpx
 
 from sextant_common.broker_launcher import start_broker
 from sextant_common.devstack import (
@@ -29,6 +37,9 @@ from sextant_common.devstack import (
     wait_until_queryable,
 )
 from sextant_common.settings import CommonSettings
+from sextant_gateway.auth.policy import Role
+from sextant_gateway.auth.service import Auth
+from sextant_gateway.settings import GatewaySettings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -65,6 +76,35 @@ def stack_specs(settings: StackSettings, python: str = sys.executable) -> list[S
     ]
 
 
+class Bearer(httpx.Auth):
+    """Sends one access token."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def auth_flow(self, request: httpx.Request) -> Iterator[httpx.Request]:
+        request.headers["Authorization"] = f"Bearer {self.token}"
+        yield request
+
+
+def prepare_auth(say: Callable[[str], None]) -> Bearer:
+    """Make the first admin when there is no user (a random password, printed once) and return
+    a short-lived viewer token for the readiness checks through the gateway."""
+    auth = Auth(GatewaySettings())
+    try:
+        if auth.store.count_users() == 0:
+            password = secrets.token_urlsafe(15)
+            auth.create_user("admin", password, Role.admin)
+            say(
+                f"[run] first user: admin / {password}  (shown once; change it with "
+                "`.venv/bin/sextant users passwd admin`)"
+            )
+        token, _ = auth.keys.issue("make-run-readiness", Role.viewer)
+    finally:
+        auth.close()
+    return Bearer(token)
+
+
 def main() -> int:
     """Run until interrupted; return the exit status."""
     settings = StackSettings()
@@ -92,13 +132,16 @@ def main() -> int:
     started = time.monotonic()
     supervisor: Supervisor | None = None
     try:
+        readiness = prepare_auth(say)
         supervisor = Supervisor(start_services(stack_specs(settings), env, sink=say), sink=say)
         urls = StackUrls(settings.url("ingest"), settings.url("datasets"), settings.url("gateway"))
         say(
             f"[run] services alive after {time.monotonic() - started:.1f}s; "
             "waiting for the initial history to be queryable ..."
         )
-        checked = wait_until_queryable(urls, settings.stack_ready_timeout_s, meanwhile=supervise)
+        checked = wait_until_queryable(
+            urls, settings.stack_ready_timeout_s, meanwhile=supervise, auth=readiness
+        )
         say(
             f"[run] Sextant is up: {urls.gateway}  ({len(checked)} instruments queryable, "
             f"{time.monotonic() - started:.1f}s; Ctrl-C to stop)"

@@ -122,6 +122,24 @@ def auth_for(url: str, role: str = "researcher") -> GatewayAuth:
 _SESSIONS: dict[tuple[str, str], GatewayAuth] = {}
 
 
+def in_process_gateway(data_dir: Path, role: str | None = "researcher", **settings: Any) -> Any:
+    """A ``TestClient`` of a gateway app built in this process (no lifespan: no broker or
+    service is called unless a test puts clients in ``app.state.services``), its auth database
+    under ``data_dir``, sending an access token of ``role`` (None: no token)."""
+    from fastapi.testclient import TestClient
+
+    from sextant_gateway.app import build_app
+    from sextant_gateway.auth.policy import Role
+    from sextant_gateway.settings import GatewaySettings
+
+    app = build_app(GatewaySettings(kafka_bootstrap="127.0.0.1:1", data_dir=data_dir, **settings))
+    client = TestClient(app)
+    if role is not None:
+        token, _ = app.state.auth.keys.issue(f"test-{role}", Role.parse(role))
+        client.headers["Authorization"] = f"Bearer {token}"
+    return client
+
+
 async def ws_authenticate(ws: Any, url: str, role: str = "researcher") -> None:
     """Send a gateway WebSocket ``ws`` (opened on ``url``) its first message, the access token,
     and read the answer."""

@@ -3,15 +3,16 @@ otherwise) at the gateway and at every service, and no CORS header is sent unles
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from sextant_common.content_type import RequireJsonContentType, is_json_content_type
-from sextant_gateway.app import build_app
-from sextant_gateway.settings import GatewaySettings
 from tests.conftest import Stack
+from tests.support import in_process_gateway
 
 SIMPLE_TYPES = ["text/plain", "text/plain;charset=UTF-8", "application/x-www-form-urlencoded"]
 BACKTEST = '{"symbol": "SPX", "strategy": "50SMA.200EMA"}'
@@ -66,15 +67,11 @@ def test_middleware_lets_json_and_reads_through() -> None:
     assert client.get("/read").json() == {"read": True}
 
 
-def _gateway(**settings: object) -> TestClient:
-    # No lifespan: CORS and the content-type check answer before any service is called.
-    return TestClient(build_app(GatewaySettings(kafka_bootstrap="127.0.0.1:1", **settings)))
-
-
-def test_no_cors_headers_unless_origins_are_configured() -> None:
+def test_no_cors_headers_unless_origins_are_configured(tmp_path: Path) -> None:
+    # No lifespan: CORS, auth and the content-type check answer before any service is called.
     origin = {"origin": "https://evil.example"}
     preflight = {**origin, "access-control-request-method": "POST"}
-    closed = _gateway()
+    closed = in_process_gateway(tmp_path)
     assert (
         "access-control-allow-origin"
         not in closed.options("/api/v1/backtests", headers=preflight).headers
@@ -85,16 +82,17 @@ def test_no_cors_headers_unless_origins_are_configured() -> None:
     assert refused.status_code == 415
     assert "access-control-allow-origin" not in refused.headers
 
-    opened = _gateway(cors_origins=["https://research.example"])
+    opened = in_process_gateway(tmp_path, cors_origins=["https://research.example"])
     allowed = opened.options(
         "/api/v1/backtests",
         headers={
             **preflight,
             "origin": "https://research.example",
-            "access-control-request-headers": "content-type",
+            "access-control-request-headers": "authorization,content-type",
         },
     )
     assert allowed.headers["access-control-allow-origin"] == "https://research.example"
+    assert "authorization" in allowed.headers["access-control-allow-headers"].lower()
     other = opened.options("/api/v1/backtests", headers=preflight)
     assert "access-control-allow-origin" not in other.headers
 
@@ -108,7 +106,13 @@ def test_no_cors_posts_start_nothing_at_the_gateway_or_the_services(full_stack: 
         if content_type is not None:
             headers["content-type"] = content_type
         for path in ("/api/v1/backtests", "/api/v1/sweeps", "/api/v1/datasets/storage/compact"):
-            response = httpx.post(f"{gateway}{path}", content=BACKTEST, headers=headers)
+            # A no-cors request cannot carry an Authorization header: refused before anything.
+            anonymous = httpx.post(f"{gateway}{path}", content=BACKTEST, headers=headers)
+            assert anonymous.status_code == 401, (path, content_type, anonymous.text)
+            # And even with a token (say, a page that somehow had one), the media type is refused.
+            response = httpx.post(
+                f"{gateway}{path}", content=BACKTEST, headers=headers, auth=full_stack.auth("admin")
+            )
             assert response.status_code == 415, (path, content_type, response.text)
             assert "application/json" in response.json()["detail"]
             assert "access-control-allow-origin" not in response.headers
@@ -123,5 +127,6 @@ def test_no_cors_posts_start_nothing_at_the_gateway_or_the_services(full_stack: 
         f"{gateway}/api/v1/backtests",
         content=BACKTEST,
         headers={"content-type": "application/json; charset=utf-8"},
+        auth=full_stack.auth(),
     )
     assert queued.status_code == 202, queued.text

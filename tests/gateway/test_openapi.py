@@ -99,7 +99,8 @@ def test_gateway_document_describes_every_public_route(full_stack: Stack) -> Non
     assert "Duplicate Operation ID" not in "\n".join(full_stack.log)
     # the relays reach published paths only, never a service's internal ones
     for hidden in ("/api/v1/quant/..%2Fmetrics", "/api/v1/datasets/%2E%2E/health"):
-        assert httpx.get(f"{full_stack.gateway_url}{hidden}").status_code == 404
+        answer = httpx.get(f"{full_stack.gateway_url}{hidden}", auth=full_stack.auth("viewer"))
+        assert answer.status_code == 404
 
 
 # Operations whose validation has a rule JSON Schema cannot state; every single-field rule is in
@@ -178,6 +179,7 @@ def test_schemathesis_finds_no_failure(full_stack: Stack, tmp_path: Path) -> Non
     """Bounded run (a few hundred cases, < 60 s). Storage compaction is excluded: each call
     rewrites the lake's files and blocks for the compaction grace period."""
     cli = Path(sys.executable).parent / "schemathesis"
+    token = full_stack.auth("admin").token()  # every route is reachable
     run = subprocess.run(
         [
             str(cli),
@@ -185,6 +187,8 @@ def test_schemathesis_finds_no_failure(full_stack: Stack, tmp_path: Path) -> Non
             str(_schemathesis_config(tmp_path / "schemathesis.toml")),
             "run",
             f"{full_stack.gateway_url}/openapi.json",
+            "--header",
+            f"Authorization: Bearer {token}",
             "--exclude-path",
             "/api/v1/datasets/storage/compact",
             "--phases",

@@ -15,11 +15,14 @@ import websockets
 from sextant_common.devstack import start_services, stop_services
 from tests.support import (
     Ports,
+    create_test_users,
     metric_value,
     publish_live_bars,
+    register_gateway,
     service_env,
     spec,
     stalled_ws_client,
+    ws_authenticate,
     ws_bar_latencies,
 )
 
@@ -35,6 +38,7 @@ def gateway_port(kafka_bootstrap: str, tmp_path: Path) -> Iterator[int]:
         **os.environ,
         **service_env(kafka_bootstrap, tmp_path, ports, SEXTANT_WS_QUEUE_SIZE="64"),
     }
+    register_gateway(f"http://127.0.0.1:{ports.gateway}", create_test_users(tmp_path))
     services = start_services([spec("gateway", ports.gateway)], env, sink=lambda _l: None)
     try:
         yield ports.gateway
@@ -66,7 +70,9 @@ def test_live_bars_reach_a_subscriber_and_a_stalled_client_is_dropped(
 
 def test_bad_commands_get_an_error_and_the_socket_stays_open(gateway_port: int) -> None:
     async def scenario() -> list[dict[str, object]]:
-        async with websockets.connect(f"ws://127.0.0.1:{gateway_port}/ws") as ws:
+        url = f"ws://127.0.0.1:{gateway_port}/ws"
+        async with websockets.connect(url) as ws:
+            await ws_authenticate(ws, url)
             replies = []
             for text in ("not json", '{"dance": ["X"]}', '{"subscribe": "SPX"}'):
                 await ws.send(text)

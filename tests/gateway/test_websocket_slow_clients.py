@@ -19,6 +19,7 @@ from tests.support import (
     running_services,
     stalled_ws_client,
     wait_for,
+    ws_authenticate,
     ws_bar_latencies,
     ws_handshake,
 )
@@ -150,7 +151,9 @@ def test_an_oversized_client_message_closes_only_that_connection(
 
         async def scenario() -> int | None:
             async with websockets.connect(url, max_size=None) as other:
+                await ws_authenticate(other, url)
                 async with websockets.connect(url) as hostile:
+                    await ws_authenticate(hostile, url)
                     await hostile.send('{"subscribe": ["' + "A" * 200_000 + '"]}')
                     with pytest.raises(websockets.ConnectionClosed):
                         await asyncio.wait_for(hostile.recv(), 10)

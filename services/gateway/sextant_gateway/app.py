@@ -9,8 +9,10 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import httpx
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 
 from sextant_common.content_type import RequireJsonContentType
 from sextant_common.http_errors import install_error_handlers
@@ -37,6 +39,11 @@ from sextant_gateway.openapi import install_openapi
 from sextant_gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
+
+
+async def _auth_database_unavailable(_request: Request, exc: Exception) -> JSONResponse:
+    log.error("auth database error: %s", exc)
+    return JSONResponse({"detail": "the auth database is unavailable"}, status_code=503)
 
 
 def build_app(settings: GatewaySettings | None = None) -> FastAPI:
@@ -106,6 +113,7 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.add_middleware(RequireJsonContentType)
     app.add_middleware(Authenticate, keys=auth_service.keys, metrics_token=settings.metrics_token)
     install_error_handlers(app)
+    app.add_exception_handler(SQLAlchemyError, _auth_database_unavailable)
     if settings.cors_origins:  # added last: outermost, so 415s and preflights carry CORS headers
         app.add_middleware(
             CORSMiddleware,

@@ -130,7 +130,8 @@ GATEWAY_ERRORS: Mapping[str, str] = {
     "over the HTTP server's 64 KiB limit (answered in plain text by the server itself)",
     "414": "URI Too Long: the query string is over the gateway's limit (the detail names it)",
     "415": "Unsupported Media Type: POST, PUT and PATCH need Content-Type application/json",
-    "503": "Service Unavailable: the internal service answering this route is unreachable",
+    "503": "Service Unavailable: the internal service answering this route (or the auth "
+    "database) is unreachable",
 }
 
 
@@ -192,6 +193,9 @@ def merge_documents(base: dict[str, Any], services: Mapping[str, dict[str, Any]]
     """
     merged = copy.deepcopy(base)
     paths: dict[str, Any] = merged.setdefault("paths", {})
+    for path, item in paths.items():  # the gateway's own routes (sign-in, users)
+        for method in item.keys() & HTTP_METHODS:
+            item[method] = _complete_operation(method, path, item[method])
     schemas: dict[str, Any] = merged.setdefault("components", {}).setdefault("schemas", {})
     schemas.setdefault(ERROR_SCHEMA, ErrorPublic.model_json_schema())
     tags: dict[str, dict[str, Any]] = {t["name"]: t for t in merged.get("tags", [])}

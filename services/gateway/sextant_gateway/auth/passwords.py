@@ -11,7 +11,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 MIN_PASSWORD_CHARS = 12
 MAX_PASSWORD_CHARS = 1_024
 """Longer input is refused before hashing: hashing is deliberately costly."""
-USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+USERNAME_PATTERN = "^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"
+"""A user name (for schemas); checked here with ``re.fullmatch`` (Python's ``$`` also matches
+before a final newline)."""
 
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not a password of anyone")
@@ -43,9 +45,14 @@ def check_password_rules(password: str) -> None:
         )
 
 
+def valid_username(username: str) -> bool:
+    """Whether ``username`` is 1-64 letters, digits or ``._@-``, starting with a letter/digit."""
+    return re.fullmatch(USERNAME_PATTERN.strip("^$"), username) is not None
+
+
 def check_username(username: str) -> None:
     """ValueError unless ``username`` is 1-64 characters of letters, digits and ``._@-``."""
-    if not USERNAME.match(username):
+    if not valid_username(username):
         raise ValueError(
             "username: 1 to 64 letters, digits or . _ @ - (starting with a letter or digit)"
         )

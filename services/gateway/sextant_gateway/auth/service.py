@@ -45,7 +45,8 @@ class Auth:
 
     def sign_in(self, username: str, password: str) -> Session:
         """A new session (a new refresh family); :class:`SignInRefused` otherwise."""
-        found = self.store.password_hash(username)
+        well_formed = passwords.valid_username(username)
+        found = self.store.password_hash(username) if well_formed else None
         user, stored = found if found is not None else (None, None)
         if not passwords.verify_password(password, stored) or user is None or user.disabled:
             raise SignInRefused("incorrect username or password")

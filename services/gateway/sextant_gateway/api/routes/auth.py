@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Form, HTTPException, Request, Response
+from fastapi import APIRouter, Form, HTTPException, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from sextant_common.content_type import form_endpoint
@@ -28,6 +28,7 @@ router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 users_router = APIRouter(prefix="/api/v1/users", tags=["users"])
 
 RoleName = Literal["viewer", "researcher", "admin"]
+UserName = Annotated[str, Path(pattern=passwords.USERNAME_PATTERN, description="A user name")]
 
 
 def _auth(request: Request) -> Auth:
@@ -39,7 +40,7 @@ class TokenAnswer(BaseModel):
     """A session's tokens (OAuth2 access token response, RFC 6749 section 5.1)."""
 
     access_token: str
-    token_type: Literal["bearer"] = "bearer"
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 (OAuth2 token type, not a secret)
     expires_in: int = Field(description="Seconds the access token is valid")
     refresh_token: str
     refresh_expires_in: int = Field(description="Seconds the refresh token is valid unless spent")
@@ -164,7 +165,7 @@ class UserCreate(BaseModel):
     """A new user."""
 
     model_config = ConfigDict(extra="forbid")
-    username: str = Field(max_length=64)
+    username: str = Field(pattern=passwords.USERNAME_PATTERN)
     password: str = Field(max_length=MAX_PASSWORD_CHARS)
     role: RoleName = "viewer"
 
@@ -204,7 +205,7 @@ async def create_user(body: UserCreate, request: Request) -> UserOut:
         409: {"description": "It would leave no active admin"},
     },
 )
-async def change_user(username: str, body: UserChange, request: Request) -> UserOut:
+async def change_user(username: UserName, body: UserChange, request: Request) -> UserOut:
     """Change a user's role, password or disabled flag."""
     auth = _auth(request)
     try:
@@ -233,7 +234,7 @@ async def change_user(username: str, body: UserChange, request: Request) -> User
         409: {"description": "It would leave no active admin"},
     },
 )
-async def delete_user(username: str, request: Request) -> Response:
+async def delete_user(username: UserName, request: Request) -> Response:
     """Remove a user and end their sessions."""
     try:
         found = await asyncio.to_thread(_auth(request).store.delete_user, username)
