@@ -81,9 +81,11 @@ export async function reportError(e, browser, consoleErrors) {
 /**
  * A new page (1280 x `height`, DPR 1) that collects console errors and page errors into
  * `consoleErrors`, navigated to `${baseUrl}/?symbol=SPX`; fails unless the response is OK.
+ * `before(page)`, when given, runs before the navigation (e.g. to record requests).
  */
-export async function openSpxPage(browser, baseUrl, { height, timeout, consoleErrors }) {
+export async function openSpxPage(browser, baseUrl, { height, timeout, consoleErrors, before }) {
   const page = await browser.newPage({ viewport: { width: 1280, height }, deviceScaleFactor: 1 });
+  before?.(page);
   page.on('console', (m) => {
     if (m.type() === 'error') consoleErrors.push(m.text());
   });
@@ -92,4 +94,64 @@ export async function openSpxPage(browser, baseUrl, { height, timeout, consoleEr
   const resp = await page.goto(`${baseUrl}/?symbol=SPX`, { waitUntil: 'domcontentloaded', timeout });
   if (!resp || !resp.ok()) fail(`GET ${baseUrl}/ returned ${resp ? resp.status() : 'no response'}`);
   return page;
+}
+
+/**
+ * The common start of an end-to-end script: the base URL (else exit with `usage`), the timeout per
+ * wait ($SEXTANT_E2E_TIMEOUT_MS, default 30 s), the optional screenshot path ($SEXTANT_SCREENSHOT),
+ * the test user and playwright-core.
+ */
+export function e2eSetup(usage) {
+  const baseUrl = baseUrlArg();
+  if (!baseUrl) report(`usage: ${usage}`);
+  return {
+    baseUrl,
+    timeout: Number(process.env.SEXTANT_E2E_TIMEOUT_MS || 30000),
+    shot: process.env.SEXTANT_SCREENSHOT || '',
+    credentials: credentialsFromEnv(),
+    playwright: loadPlaywright(),
+  };
+}
+
+/** The test user: $SEXTANT_TEST_USERNAME and $SEXTANT_TEST_PASSWORD (the stack fixture's users). */
+export function credentialsFromEnv() {
+  const username = process.env.SEXTANT_TEST_USERNAME || '';
+  const password = process.env.SEXTANT_TEST_PASSWORD || '';
+  if (!username || !password) report('set SEXTANT_TEST_USERNAME and SEXTANT_TEST_PASSWORD to a user of the gateway');
+  return { username, password };
+}
+
+/**
+ * Fill the sign-in overlay like a user (type both fields, Enter) and wait for its answer.
+ * Resolves to `{signedIn, error, username, role}`: signed in (the overlay gone, the user in the
+ * header) or refused (the overlay still up with its error line).
+ */
+export async function submitSignIn(page, { username, password }, timeout) {
+  await page.waitForSelector('#signin:not([hidden])', { timeout });
+  await page.fill('#signin-username', '');
+  await page.type('#signin-username', username, { delay: 2 });
+  await page.fill('#signin-password', '');
+  await page.type('#signin-password', password, { delay: 2 });
+  await page.press('#signin-password', 'Enter');
+  await page.waitForFunction(
+    () => {
+      const s = document.querySelector('#signin');
+      return (s.hidden && !document.querySelector('#user').hidden) || s.dataset.state === 'error';
+    },
+    null,
+    { timeout, polling: 50 },
+  );
+  return page.evaluate(() => ({
+    signedIn: document.querySelector('#signin').hidden,
+    error: document.querySelector('#signin-error').textContent,
+    username: document.querySelector('#user').dataset.username,
+    role: document.querySelector('#user').dataset.role,
+  }));
+}
+
+/** Sign in through the overlay; fails the run when the form refuses. */
+export async function signIn(page, credentials, timeout) {
+  const r = await submitSignIn(page, credentials, timeout);
+  if (!r.signedIn) fail(`sign-in as ${credentials.username} refused: ${r.error}`, r);
+  return r;
 }

@@ -9,12 +9,16 @@
 // per requestAnimationFrame, frame times from rAF timestamps (headless Chromium runs a
 // synthetic 60 Hz clock, so 16.7 ms is the floor) plus the synchronous draw time per step.
 //
-// Env: SEXTANT_CHROMIUM, SEXTANT_BENCH_SIZES (comma list, default "100000,1000000"),
+// The gateway scenario signs in through the overlay as $SEXTANT_TEST_USERNAME / $SEXTANT_TEST_PASSWORD
+// first, then times a reload (the session resumes from the tab's refresh token: one refresh call
+// before the history is fetched, as for a returning user).
+//
+// Env: SEXTANT_TEST_USERNAME, SEXTANT_TEST_PASSWORD, SEXTANT_CHROMIUM, SEXTANT_BENCH_SIZES (comma list, default "100000,1000000"),
 //      SEXTANT_BENCH_DPR (deviceScaleFactor, default 1), SEXTANT_BENCH_SCREENSHOTS (dir, optional).
 // Prints one JSON object on stdout; exit 1 on error.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { baseUrlArg, launchChromium, webRequire } from './browser.mjs';
+import { baseUrlArg, credentialsFromEnv, launchChromium, signIn, webRequire } from './browser.mjs';
 
 const baseUrl = baseUrlArg();
 const sizes = (process.env.SEXTANT_BENCH_SIZES || '100000,1000000').split(',').map(Number).filter((n) => n > 0);
@@ -82,10 +86,15 @@ async function runSequence(page, name) {
   }, name);
 }
 
-async function scenario(browser, label, url, waitCandles) {
+/** `credentials`: sign in on the page first, then time a reload (the gateway scenario). */
+async function scenario(browser, label, url, waitCandles, credentials = null) {
   const page = await browser.newPage({ viewport: { width: 1280, height: 720 }, deviceScaleFactor: dpr });
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
+  if (credentials) {
+    await page.goto(url, { waitUntil: 'domcontentloaded', timeout: 60000 });
+    await signIn(page, credentials, 60000);
+  }
   const t0 = Date.now();
   await page.goto(url, { waitUntil: 'domcontentloaded', timeout: 60000 });
   await page.waitForFunction((n) => Number(document.querySelector('#chart')?.dataset.candles) >= n && document.querySelector('#chart').dataset.firstFrameMs, waitCandles, { timeout: 120000, polling: 50 });
@@ -126,12 +135,13 @@ async function scenario(browser, label, url, waitCandles) {
   return out;
 }
 
+const credentials = credentialsFromEnv();
 let browser;
 try {
   const playwright = webRequire('playwright-core');
   browser = await launchChromium(playwright, '');
   const results = [];
-  results.push(await scenario(browser, 'spx-gateway', `${baseUrl}/?symbol=SPX`, 1000));
+  results.push(await scenario(browser, 'spx-gateway', `${baseUrl}/?symbol=SPX`, 1000, credentials));
   for (const n of sizes) results.push(await scenario(browser, `synthetic-${n}`, `${baseUrl}/?bench=${n}`, n));
   const worstFps = (r) => Math.min(...Object.values(r.sequences).map((s) => s.fps));
   const big = results.filter((r) => r.candles >= 1_000_000);

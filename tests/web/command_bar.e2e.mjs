@@ -4,20 +4,15 @@
 //
 //   node tests/web/command_bar.e2e.mjs <baseUrl>
 //
-// Env: SEXTANT_CHROMIUM (default /usr/bin/chromium, then /usr/lib/chromium/chromium),
+// Env: SEXTANT_TEST_USERNAME / SEXTANT_TEST_PASSWORD (signed in through the overlay first),
+//      SEXTANT_CHROMIUM (default /usr/bin/chromium, then /usr/lib/chromium/chromium),
 //      SEXTANT_SCREENSHOT (optional PNG path of the backtest result), SEXTANT_E2E_TIMEOUT_MS
 //      (default 30000 per wait; the backtest gets 3x, regimes 4x). Prints one JSON line; exit 0 on success, 1 on failure.
-import { baseUrlArg, fail, launchChromium, loadPlaywright, openSpxPage, report, reportError } from './browser.mjs';
+import { e2eSetup, fail, launchChromium, openSpxPage, reportError, signIn } from './browser.mjs';
 
 export { CHROMIUM_ARGS } from './browser.mjs';
 
-const baseUrl = baseUrlArg();
-const timeout = Number(process.env.SEXTANT_E2E_TIMEOUT_MS || 30000);
-const shot = process.env.SEXTANT_SCREENSHOT || '';
-
-if (!baseUrl) report('usage: node tests/web/command_bar.e2e.mjs <baseUrl>');
-
-const playwright = loadPlaywright();
+const { baseUrl, timeout, shot, credentials, playwright } = e2eSetup('node tests/web/command_bar.e2e.mjs <baseUrl>');
 
 const t0 = Date.now();
 let browser;
@@ -45,6 +40,7 @@ async function waitPanel(page, what, fn, arg, ms = timeout) {
 try {
   browser = await launchChromium(playwright);
   const page = await openSpxPage(browser, baseUrl, { height: 800, timeout, consoleErrors });
+  await signIn(page, credentials, timeout);
   await waitPanel(page, 'SPX chart did not load', () => {
     const el = document.querySelector('#chart');
     return el && el.dataset.symbol === 'SPX' && el.dataset.state === 'ready' && Number(el.dataset.candles) > 0;

@@ -3,21 +3,16 @@
 //
 //   node tests/web/terminal.e2e.mjs <baseUrl> [liveSymbol=BTC-USD]
 //
-// Env: SEXTANT_CHROMIUM (default /usr/bin/chromium, then /usr/lib/chromium/chromium),
+// Env: SEXTANT_TEST_USERNAME / SEXTANT_TEST_PASSWORD (signed in through the overlay first),
+//      SEXTANT_CHROMIUM (default /usr/bin/chromium, then /usr/lib/chromium/chromium),
 //      SEXTANT_SCREENSHOT (optional PNG path), SEXTANT_E2E_TIMEOUT_MS (default 30000 per wait).
 // Prints one JSON line; exit 0 on success, 1 on failure (with the reason).
-import { baseUrlArg, fail, launchChromium, loadPlaywright, openSpxPage, report, reportError } from './browser.mjs';
+import { e2eSetup, fail, launchChromium, openSpxPage, reportError, signIn } from './browser.mjs';
 
 export { CHROMIUM_ARGS } from './browser.mjs';
 
-const baseUrl = baseUrlArg();
+const { baseUrl, timeout, shot, credentials, playwright } = e2eSetup('node tests/web/terminal.e2e.mjs <baseUrl> [liveSymbol]');
 const liveSymbol = process.argv[3] || 'BTC-USD';
-const timeout = Number(process.env.SEXTANT_E2E_TIMEOUT_MS || 30000);
-const shot = process.env.SEXTANT_SCREENSHOT || '';
-
-if (!baseUrl) report('usage: node tests/web/terminal.e2e.mjs <baseUrl> [liveSymbol]');
-
-const playwright = loadPlaywright();
 
 const t0 = Date.now();
 let browser;
@@ -25,6 +20,7 @@ const consoleErrors = [];
 try {
   browser = await launchChromium(playwright);
   const page = await openSpxPage(browser, baseUrl, { height: 720, timeout, consoleErrors });
+  await signIn(page, credentials, timeout);
 
   // 1. The SPX history is drawn: >= 5000 candles, from the shipped source.
   try {
@@ -86,7 +82,8 @@ try {
   const status = await page.textContent('#status');
   if (shot) await page.screenshot({ path: shot.replace(/(\.png)?$/i, '-live.png') });
 
-  // 4. An unknown symbol: the 404 is shown and the status never claims LIVE for it.
+  // 4. An unknown symbol (a reload: the session resumes from this tab's refresh token, no new sign-in):
+  // the 404 is shown and the status never claims LIVE for it.
   const unknown = 'NOSUCH1';
   await page.goto(`${baseUrl}/?symbol=${unknown}`);
   try {

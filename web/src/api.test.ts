@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { chartInterval, errorDetail, groupInstruments, initialSymbol, sourceKind, sourceLabel } from './api';
+import { chartInterval, groupInstruments, initialSymbol, sourceKind, sourceLabel } from './api';
+import { errorDetail, errorFromResponse, retryAfterSeconds } from './http';
 import { backoffMs, wsUrl } from './live';
 import type { InstrumentRow } from './types';
 
@@ -39,6 +40,19 @@ describe('errors and labels', () => {
     expect(errorDetail({ detail: 'unknown symbol XYZ' }, 'x')).toBe('unknown symbol XYZ');
     expect(errorDetail({ detail: [{ loc: ['query', 'interval'], msg: 'bad interval', type: 'value_error' }] }, 'x')).toBe('interval: bad interval');
     expect(errorDetail(null, 'Not Found')).toBe('Not Found');
+  });
+  it('says how long a 429 asks to wait', async () => {
+    const h = (o: Record<string, string>) => new Headers(o);
+    expect(retryAfterSeconds(h({ 'Retry-After': '42' }))).toBe(42);
+    expect(retryAfterSeconds(h({ 'Retry-After': '1.2' }))).toBe(2);
+    expect(retryAfterSeconds(h({ 'Retry-After': 'Wed, 21 Oct 2015 07:28:30 GMT' }), Date.parse('Wed, 21 Oct 2015 07:28:00 GMT'))).toBe(30);
+    expect(retryAfterSeconds(h({ 'RateLimit-Reset': '9' }))).toBe(9);
+    expect(retryAfterSeconds(h({}))).toBeUndefined();
+    const quota = await errorFromResponse(new Response(JSON.stringify({ detail: 'backtests: 10 per hour' }), { status: 429, headers: { 'Retry-After': '37', 'RateLimit-Remaining': '0' } }));
+    expect(quota.status).toBe(429);
+    expect(quota.message).toBe('quota reached, try again in 37 s (backtests: 10 per hour)');
+    const forbidden = await errorFromResponse(new Response(JSON.stringify({ detail: 'requires role researcher; you are viewer' }), { status: 403 }));
+    expect([forbidden.status, forbidden.message]).toEqual([403, 'requires role researcher; you are viewer']);
   });
   it('labels synthetic and simulated data as such', () => {
     expect(sourceLabel('shipped')).toBe('SHIPPED · real');

@@ -1,55 +1,18 @@
-/** Gateway HTTP client: GET /api/v1/instruments and /api/v1/bars. */
+/** Gateway HTTP client: instruments, bars, backtests, factors and regimes, every call signed in (auth.ts). */
+import { session } from './auth';
+import { ApiError, errorFromResponse, networkError } from './http';
 import type { FactorsResponse, JobEventWire, RegimesResponse } from './results';
 import type { BarsResponse, InstrumentRow } from './types';
 
-export class ApiError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-/** Human-readable text of a FastAPI-style error body: {"detail": "..."} or {"detail": [{loc, msg}, ...]}. */
-export function errorDetail(body: unknown, fallback: string): string {
-  if (body && typeof body === 'object' && 'detail' in body) {
-    const d = (body as { detail: unknown }).detail;
-    if (typeof d === 'string') return d;
-    if (Array.isArray(d)) {
-      const parts = d.map((e) => {
-        if (e && typeof e === 'object') {
-          const msg = String((e as { msg?: unknown }).msg ?? JSON.stringify(e));
-          const loc = (e as { loc?: unknown }).loc;
-          const where = Array.isArray(loc) ? loc.filter((x) => x !== 'query' && x !== 'body').join('.') : '';
-          return where ? `${where}: ${msg}` : msg;
-        }
-        return String(e);
-      });
-      if (parts.length) return parts.join('; ');
-    }
-    if (d != null) return JSON.stringify(d);
-  }
-  return fallback;
-}
-
+/** GET/POST as the signed-in user; a non-OK answer becomes an ApiError with the server's detail. */
 async function getJson<T>(url: string, signal?: AbortSignal, init?: RequestInit): Promise<T> {
   let res: Response;
   try {
-    res = await fetch(url, { signal, ...init, headers: { Accept: 'application/json', ...(init?.headers ?? {}) } });
+    res = await session.authorizedFetch(url, { signal, ...init, headers: { Accept: 'application/json', ...(init?.headers ?? {}) } });
   } catch (e) {
-    if ((e as Error).name === 'AbortError') throw e;
-    throw new ApiError(0, `network error: ${(e as Error).message}`);
+    throw networkError(e);
   }
-  if (!res.ok) {
-    let body: unknown = null;
-    try {
-      body = await res.json();
-    } catch {
-      /* not JSON */
-    }
-    throw new ApiError(res.status, errorDetail(body, res.statusText || 'request failed'));
-  }
+  if (!res.ok) throw await errorFromResponse(res);
   return (await res.json()) as T;
 }
 

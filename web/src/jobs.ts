@@ -1,5 +1,7 @@
 /** Follows one job: WebSocket `job:<id>` events (subscribed before the job is submitted), with a
  * slow HTTP poll as a fallback when the socket is silent. Events are applied monotonically. */
+import { isAuthReply } from './auth';
+import type { WsAuth } from './live';
 import type { JobEventWire, JobStatus } from './results';
 
 const RANK: Record<JobStatus, number> = { queued: 0, running: 1, succeeded: 2, failed: 2 };
@@ -35,15 +37,24 @@ export class JobWatcher {
   constructor(
     readonly jobId: string,
     private readonly url: string,
+    private readonly auth: WsAuth,
     private readonly fetchState: (jobId: string) => Promise<JobEventWire>,
     private readonly h: JobWatchHandlers,
     private readonly pollMs = 1500,
     private readonly silentMs = 4000,
   ) {}
 
-  /** Open the socket and subscribe; resolves once the server confirmed (or after `timeoutMs`). */
-  subscribe(timeoutMs = 3000): Promise<void> {
+  /** Open the socket, authenticate, subscribe; resolves once the server confirmed (or after `timeoutMs`). */
+  async subscribe(timeoutMs = 3000): Promise<void> {
     const channel = `job:${this.jobId}`;
+    let auth: string | null = null;
+    try {
+      auth = await this.auth(false);
+    } catch {
+      /* no token now: the HTTP poll follows the job */
+    }
+    if (!auth || this.closed) return;
+    const first = auth;
     return new Promise((resolve) => {
       let done = false;
       const finish = () => {
@@ -61,7 +72,7 @@ export class JobWatcher {
         return;
       }
       this.ws = ws;
-      ws.onopen = () => ws.send(JSON.stringify({ subscribe: [channel] }));
+      ws.onopen = () => ws.send(first);
       ws.onmessage = (m) => {
         let msg: { type?: string; symbols?: unknown; event?: JobEventWire };
         try {
@@ -69,7 +80,8 @@ export class JobWatcher {
         } catch {
           return;
         }
-        if (msg.type === 'subscribed' && Array.isArray(msg.symbols) && msg.symbols.includes(channel)) finish();
+        if (isAuthReply(msg)) ws.send(JSON.stringify({ subscribe: [channel] }));
+        else if (msg.type === 'subscribed' && Array.isArray(msg.symbols) && msg.symbols.includes(channel)) finish();
         else if (msg.type === 'job' && msg.event && msg.event.job_id === this.jobId) {
           this.wsEvents++;
           this.lastWsAt = Date.now();

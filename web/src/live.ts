@@ -1,4 +1,5 @@
-/** Live bar feed over WebSocket /ws, with subscribe/unsubscribe and reconnect backoff. */
+/** Live bar feed over WebSocket /ws: auth first, then subscribe/unsubscribe; reconnect with backoff. */
+import { isAuthReply } from './auth';
 import type { LiveBar, WsMessage } from './types';
 
 export type LiveState = 'connecting' | 'live' | 'offline';
@@ -8,8 +9,10 @@ export interface LiveStatus {
   /** When offline: the delay chosen for the next attempt, and when (epoch ms) it fires. */
   retryInMs?: number;
   retryAt?: number;
-  /** Close code of the last disconnect (1013: the server dropped us as a slow reader). */
+  /** Close code of the last disconnect (1013: the server dropped us as a slow reader; 1008: it
+   * refused our token), and its reason. */
   lastCloseCode?: number;
+  lastCloseReason?: string;
   attempt: number;
   subscribed: string[];
 }
@@ -24,6 +27,10 @@ export function wsUrl(loc: { protocol: string; host: string }): string {
   return `${loc.protocol === 'https:' ? 'wss' : 'ws'}://${loc.host}/ws`;
 }
 
+/** The first message of a connection (`Session.wsAuthMessage`); null when signed out. `afterRejection`:
+ * the server closed the previous connection for its token (1008), so get a fresh one. */
+export type WsAuth = (afterRejection: boolean) => Promise<string | null>;
+
 export interface LiveHandlers {
   onBar(bar: LiveBar): void;
   onStatus(s: LiveStatus): void;
@@ -36,20 +43,28 @@ export class LiveClient {
   private attempt = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private stopped = false;
+  /** The server confirmed our auth message on the current connection. */
+  private authed = false;
+  /** The last connection was closed for its token (1008). */
+  private rejected = false;
+  /** Bumped by every connect and stop: a connect that awaited its token checks it is still current. */
+  private generation = 0;
   private status: LiveStatus = { state: 'connecting', attempt: 0, subscribed: [] };
 
   constructor(
     private readonly url: string,
+    private readonly auth: WsAuth,
     private readonly h: LiveHandlers,
   ) {}
 
   start(): void {
     this.stopped = false;
-    this.connect();
+    void this.connect();
   }
 
   stop(): void {
     this.stopped = true;
+    this.generation++;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.ws?.close(1000);
@@ -72,7 +87,7 @@ export class LiveClient {
   }
 
   private sync(): void {
-    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return;
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN || !this.authed) return;
     const drop = [...this.sent].filter((s) => !this.wanted.has(s));
     const add = [...this.wanted].filter((s) => !this.sent.has(s));
     if (drop.length) {
@@ -86,10 +101,24 @@ export class LiveClient {
     if (drop.length && !add.length) this.setStatus({ subscribed: [...this.sent] });
   }
 
-  private connect(): void {
+  private async connect(): Promise<void> {
     if (this.stopped) return;
+    const generation = ++this.generation;
     this.timer = null;
     this.setStatus({ state: 'connecting', retryInMs: undefined, retryAt: undefined, attempt: this.attempt });
+    let auth: string | null = null;
+    try {
+      auth = await this.auth(this.rejected);
+    } catch {
+      /* no token now (network): retried with backoff */
+    }
+    if (generation !== this.generation) return;
+    this.rejected = false;
+    if (!auth) {
+      this.scheduleReconnect(undefined);
+      return;
+    }
+    const first = auth;
     let ws: WebSocket;
     try {
       ws = new WebSocket(this.url);
@@ -99,11 +128,8 @@ export class LiveClient {
     }
     this.ws = ws;
     this.sent.clear();
-    ws.onopen = () => {
-      this.attempt = 0;
-      this.setStatus({ state: 'live', attempt: 0, subscribed: [] });
-      this.sync();
-    };
+    this.authed = false;
+    ws.onopen = () => ws.send(first); // before anything else, on every (re)connect
     ws.onmessage = (ev) => {
       let msg: WsMessage;
       try {
@@ -111,7 +137,12 @@ export class LiveClient {
       } catch {
         return;
       }
-      if (msg.type === 'bar' && 'bar' in msg && msg.bar && typeof msg.bar === 'object') {
+      if (isAuthReply(msg)) {
+        this.authed = true;
+        this.attempt = 0;
+        this.setStatus({ state: 'live', attempt: 0, subscribed: [] });
+        this.sync();
+      } else if (msg.type === 'bar' && 'bar' in msg && msg.bar && typeof msg.bar === 'object') {
         this.h.onBar(msg.bar as LiveBar);
       } else if (msg.type === 'subscribed' && Array.isArray((msg as { symbols?: unknown }).symbols)) {
         this.setStatus({ subscribed: (msg as { symbols: string[] }).symbols });
@@ -121,17 +152,19 @@ export class LiveClient {
       if (this.ws !== ws) return;
       this.ws = null;
       this.sent.clear();
-      this.scheduleReconnect(ev.code);
+      this.authed = false;
+      this.rejected = ev.code === 1008;
+      this.scheduleReconnect(ev.code, ev.reason);
     };
     ws.onerror = () => {
       /* onclose follows */
     };
   }
 
-  private scheduleReconnect(code: number | undefined): void {
+  private scheduleReconnect(code: number | undefined, reason?: string): void {
     if (this.stopped) return;
     const delay = backoffMs(this.attempt++);
-    this.setStatus({ state: 'offline', retryInMs: delay, retryAt: Date.now() + delay, lastCloseCode: code, attempt: this.attempt, subscribed: [] });
-    this.timer = setTimeout(() => this.connect(), delay);
+    this.setStatus({ state: 'offline', retryInMs: delay, retryAt: Date.now() + delay, lastCloseCode: code, lastCloseReason: reason, attempt: this.attempt, subscribed: [] });
+    this.timer = setTimeout(() => void this.connect(), delay);
   }
 }

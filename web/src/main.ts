@@ -1,5 +1,7 @@
 import './style.css';
-import { ApiError, chartInterval, fetchBacktest, fetchBars, fetchFactors, fetchInstruments, fetchRegimes, submitBacktest, groupInstruments, initialSymbol, sourceKind, sourceLabel, type InstrumentChoice } from './api';
+import { chartInterval, fetchBacktest, fetchBars, fetchFactors, fetchInstruments, fetchRegimes, submitBacktest, groupInstruments, initialSymbol, sourceKind, sourceLabel, type InstrumentChoice } from './api';
+import { session } from './auth';
+import { ApiError } from './http';
 import { newJobId, parseCommand } from './command';
 import { JobWatcher } from './jobs';
 import { Panel } from './panel';
@@ -9,6 +11,7 @@ import { parseInterval, type Interval } from './interval';
 import { LiveClient, wsUrl, type LiveStatus } from './live';
 import { LiveAggregator } from './liveagg';
 import { parseBars, type Series } from './series';
+import { SignInForm } from './signin';
 import { syntheticSeries } from './synthetic';
 import type { LiveBar } from './types';
 
@@ -181,7 +184,7 @@ function renderStatus(): void {
     text = st.attempt > 0 ? `● RECONNECTING (#${st.attempt})` : '● CONNECTING';
   } else {
     cls = 'off';
-    const why = st.lastCloseCode === 1013 ? ' · dropped (slow)' : '';
+    const why = st.lastCloseCode === 1013 ? ' · dropped (slow)' : st.lastCloseCode === 1008 ? ` · refused (${st.lastCloseReason || 'auth'})` : '';
     const left = st.retryAt ? Math.max(0, st.retryAt - Date.now()) : (st.retryInMs ?? 0);
     text = `● OFFLINE${why} · retry in ${Math.ceil(left / 1000)}s`;
   }
@@ -410,7 +413,7 @@ async function runCommand(raw: string): Promise<void> {
     case 'backtest': {
       const jobId = newJobId();
       panel.backtestStart(`BACKTEST ${c.symbol} ${c.strategy}`, jobId);
-      const w = new JobWatcher(jobId, wsUrl(location), (id) => fetchBacktest(id), {
+      const w = new JobWatcher(jobId, wsUrl(location), wsAuth, (id) => fetchBacktest(id), {
         onEvent: (ev) => {
           if (seq === cmdSeq) panel.backtestProgress(ev, w.wsEvents);
         },
@@ -465,7 +468,7 @@ cmd.addEventListener('keydown', (e) => {
 });
 
 window.addEventListener('keydown', (e) => {
-  if (document.activeElement === cmd || document.activeElement === symbolSel) return;
+  if (signin.visible || document.activeElement === cmd || document.activeElement === symbolSel) return;
   if (e.key === '/') {
     e.preventDefault();
     cmd.focus();
@@ -482,7 +485,7 @@ window.addEventListener('keydown', (e) => {
 
 function startLive(): void {
   if (live) return;
-  live = new LiveClient(wsUrl(location), {
+  live = new LiveClient(wsUrl(location), wsAuth, {
     onBar: applyLive,
     onStatus: (s) => {
       state.live = s;
@@ -494,6 +497,70 @@ function startLive(): void {
 }
 
 setInterval(renderStatus, 500);
+
+// ------------------------------------------------------------------ session
+
+/** The first message of every WebSocket connection (live feed and job watchers). */
+const wsAuth = (afterRejection: boolean) => session.wsAuthMessage(afterRejection);
+
+const userEl = $<HTMLSpanElement>('#user');
+const signin = new SignInForm($<HTMLElement>('#signin'), [$('header'), $('main'), $('footer')], (u, p) => session.signIn(u, p));
+
+$<HTMLButtonElement>('#signout').addEventListener('click', () => void session.signOut());
+
+session.onChange((user, why) => {
+  renderUser();
+  if (user) {
+    signin.hide();
+    void startTerminal();
+  } else {
+    signedOut(why);
+  }
+});
+
+function renderUser(): void {
+  const u = session.user;
+  userEl.hidden = !u;
+  userEl.dataset.username = u?.username ?? '';
+  userEl.dataset.role = u?.role ?? '';
+  $<HTMLSpanElement>('#user-name').textContent = u?.username ?? '';
+  $<HTMLSpanElement>('#user-role').textContent = u?.role ?? '';
+}
+
+/** Signed in: open the live feed, list the instruments and chart the symbol of the URL. */
+async function startTerminal(): Promise<void> {
+  startLive();
+  const fromUrl = new URLSearchParams(location.search).get('symbol');
+  try {
+    state.choices = groupInstruments(await fetchInstruments());
+  } catch (e) {
+    showError(`instruments: ${errText(e)}`);
+  }
+  const sym = initialSymbol(fromUrl, state.choices) ?? fromUrl ?? 'SPX';
+  await loadSymbol(sym);
+}
+
+/** No session (or it ended): stop the feed and the running command, drop the data on screen, ask to sign in. */
+function signedOut(why: string | null): void {
+  live?.stop();
+  live = null;
+  state.live = null;
+  cancelCommand();
+  panel.hide();
+  abort?.abort();
+  Object.assign(state, { choices: [], symbol: null, series: null, agg: null, historySources: [], liveSource: null, liveUpdates: 0, loadSeq: state.loadSeq + 1, loading: false, pending: [], asOf: null, lastTick: null, unknown: false });
+  chart.setSeries(null, null);
+  chart.renderNow();
+  chartEl.classList.remove('loading');
+  symbolSel.innerHTML = '';
+  readout.textContent = '';
+  renderBadges();
+  renderInfo();
+  showError(null);
+  statusEl.className = 'status off';
+  statusEl.textContent = '● SIGNED OUT';
+  signin.show(why);
+}
 
 // ------------------------------------------------------------------ boot
 
@@ -536,16 +603,13 @@ async function boot(): Promise<void> {
       .catch(() => {});
     return;
   }
-  startLive();
-  const fromUrl = params.get('symbol');
+  // The terminal starts when a session does (onChange): resumed in this tab, or from the form.
   try {
-    state.choices = groupInstruments(await fetchInstruments());
+    if (await session.resume()) return;
+    signedOut(null);
   } catch (e) {
-    const err = e instanceof ApiError ? `${e.status || ''} ${e.message}`.trim() : String(e);
-    showError(`instruments: ${err}`);
+    signedOut(`could not resume the session: ${errText(e)}`);
   }
-  const sym = initialSymbol(fromUrl, state.choices) ?? fromUrl ?? 'SPX';
-  await loadSymbol(sym);
 }
 
 // Dev/test hook (used by tests/web/chart.bench.mjs).
