@@ -11,9 +11,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def test_providers_without_keys_are_reported_with_the_variable_to_set(full_stack: Stack) -> None:
-    statuses = {
-        s["name"]: s for s in httpx.get(f"{full_stack.gateway_url}/api/v1/providers").json()
-    }
+    listing = httpx.get(
+        f"{full_stack.gateway_url}/api/v1/providers", auth=full_stack.auth("viewer")
+    )
+    statuses = {s["name"]: s for s in listing.json()}
     assert {"polygon", "fred", "sec_edgar", "worldbank"} <= set(statuses)
     assert statuses["polygon"]["available"] is False
     assert "SEXTANT_POLYGON_API_KEY" in statuses["polygon"]["missing"]
@@ -22,7 +23,8 @@ def test_providers_without_keys_are_reported_with_the_variable_to_set(full_stack
 
 def test_fetch_errors_are_typed_at_the_gateway(full_stack: Stack) -> None:
     url = f"{full_stack.gateway_url}/api/v1/fetch"
-    bad_kind = httpx.post(url, json={"kind": "weather", "params": {}})
+    researcher = full_stack.auth("researcher")  # fetching from providers needs one
+    bad_kind = httpx.post(url, json={"kind": "weather", "params": {}}, auth=researcher)
     assert bad_kind.status_code == 422
     assert bad_kind.json()["detail"][0]["loc"][-1] == "kind"
     no_keys = httpx.post(
@@ -39,6 +41,7 @@ def test_fetch_errors_are_typed_at_the_gateway(full_stack: Stack) -> None:
             "provider": "polygon",
         },
         timeout=30,
+        auth=researcher,
     )
     assert no_keys.status_code == 503
     assert "SEXTANT_POLYGON_API_KEY" in no_keys.json()["detail"]

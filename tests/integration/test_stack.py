@@ -12,13 +12,16 @@ import websockets
 from arch.data import sp500
 
 from tests.conftest import Stack
-from tests.support import wait_for
+from tests.support import wait_for, ws_authenticate
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def get(stack: Stack, path: str, **params: str) -> httpx.Response:
-    return httpx.get(f"{stack.gateway_url}{path}", params=params, timeout=30)
+    """``GET path`` at the stack's gateway as a viewer (every read here needs no more)."""
+    return httpx.get(
+        f"{stack.gateway_url}{path}", params=params, timeout=30, auth=stack.auth("viewer")
+    )
 
 
 def spx_2008(stack: Stack) -> dict[str, Any] | None:
@@ -71,16 +74,23 @@ def test_bad_requests_are_named_and_unknown_symbols_are_404(full_stack: Stack) -
 
 
 def test_every_service_reports_health_and_metrics(full_stack: Stack) -> None:
-    for port in (full_stack.ports.gateway, full_stack.ports.datasets, full_stack.ports.ingest):
+    # The gateway's /metrics needs an admin; the internal services' take no token.
+    for port, auth in (
+        (full_stack.ports.gateway, full_stack.auth("admin")),
+        (full_stack.ports.datasets, None),
+        (full_stack.ports.ingest, None),
+    ):
         health = httpx.get(f"http://127.0.0.1:{port}/health")
         assert health.status_code == 200 and health.json()["status"] == "ok"
-        assert "process_cpu_seconds_total" in httpx.get(f"http://127.0.0.1:{port}/metrics").text
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", auth=auth)
+        assert "process_cpu_seconds_total" in metrics.text
 
 
 def test_a_websocket_client_receives_live_simulated_bars(full_stack: Stack) -> None:
     async def first_live_bar() -> dict[str, Any]:
         url = f"ws://127.0.0.1:{full_stack.ports.gateway}/ws"
         async with websockets.connect(url) as ws:
+            await ws_authenticate(ws, url, "viewer")
             await ws.send(orjson.dumps({"subscribe": ["BTC-USD"]}).decode())
             async with asyncio.timeout(20):
                 while True:
