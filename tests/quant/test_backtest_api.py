@@ -13,7 +13,7 @@ import websockets
 
 from tests.conftest import Stack
 from tests.integration.test_stack import spx_2008
-from tests.support import wait_for
+from tests.support import wait_for, ws_authenticate
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -30,10 +30,14 @@ def test_a_backtest_job_streams_progress_and_returns_metrics(stack: Stack) -> No
 
     async def run() -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []
-        async with websockets.connect(f"ws://127.0.0.1:{stack.ports.gateway}/ws") as ws:
+        url = f"ws://127.0.0.1:{stack.ports.gateway}/ws"
+        async with websockets.connect(url) as ws:
+            await ws_authenticate(ws, url, "viewer")  # following a job needs no more
             await ws.send(orjson.dumps({"subscribe": [f"job:{job_id}"]}).decode())
             await ws.recv()  # subscribed
-            async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30) as http:
+            async with httpx.AsyncClient(
+                base_url=stack.gateway_url, timeout=30, auth=stack.auth("researcher")
+            ) as http:
                 queued = await http.post("/api/v1/backtests", params={"job_id": job_id}, json=body)
                 assert queued.status_code == 202, queued.text
                 assert queued.json()["status"] == "queued"
@@ -47,7 +51,8 @@ def test_a_backtest_job_streams_progress_and_returns_metrics(stack: Stack) -> No
     events = asyncio.run(run())
     assert events[-1]["status"] == "succeeded", events[-1]
     assert any(e["status"] == "running" for e in events)
-    result = httpx.get(f"{stack.gateway_url}/api/v1/backtests/{job_id}").json()["result"]
+    final = httpx.get(f"{stack.gateway_url}/api/v1/backtests/{job_id}", auth=stack.auth())
+    result = final.json()["result"]
     assert result["bars"] == 5031
     summary = result["summary"]
     assert summary["n_trades"] == len(result["trades"]) > 0
@@ -57,15 +62,21 @@ def test_a_backtest_job_streams_progress_and_returns_metrics(stack: Stack) -> No
 
 def test_bad_backtests_are_refused_with_the_reason(stack: Stack) -> None:
     bad_spec = httpx.post(
-        f"{stack.gateway_url}/api/v1/backtests", json={"symbol": "SPX", "strategy": "50SMMA.200EMA"}
+        f"{stack.gateway_url}/api/v1/backtests",
+        json={"symbol": "SPX", "strategy": "50SMMA.200EMA"},
+        auth=stack.auth(),
     )
     assert bad_spec.status_code == 422
     assert bad_spec.json()["detail"][0]["loc"][-1] == "strategy"
     assert "SMMA" in bad_spec.text
-    missing = httpx.get(f"{stack.gateway_url}/api/v1/backtests/{uuid.uuid4().hex}")
+    missing = httpx.get(
+        f"{stack.gateway_url}/api/v1/backtests/{uuid.uuid4().hex}", auth=stack.auth()
+    )
     assert missing.status_code == 404
     unknown_symbol = httpx.post(
-        f"{stack.gateway_url}/api/v1/backtests", json={"symbol": "NOSUCH", "strategy": "BH"}
+        f"{stack.gateway_url}/api/v1/backtests",
+        json={"symbol": "NOSUCH", "strategy": "BH"},
+        auth=stack.auth(),
     )
     assert unknown_symbol.status_code == 404, unknown_symbol.text
     assert unknown_symbol.json()["detail"][0]["loc"][-1] == "symbol"
@@ -74,12 +85,16 @@ def test_bad_backtests_are_refused_with_the_reason(stack: Stack) -> None:
 
 def test_a_parameter_sweep_job_returns_the_grid(stack: Stack) -> None:
     body = {"symbols": ["SPX", "COMP"], "fast": [10, 20, 50], "slow": [50, 100, 200]}
-    queued = httpx.post(f"{stack.gateway_url}/api/v1/sweeps", json=body)
+    queued = httpx.post(f"{stack.gateway_url}/api/v1/sweeps", json=body, auth=stack.auth())
     assert queued.status_code == 202, queued.text
     job_id = queued.json()["job_id"]
     final = wait_for(
         lambda: (
-            (e := httpx.get(f"{stack.gateway_url}/api/v1/sweeps/{job_id}").json())["status"]
+            (
+                e := httpx.get(
+                    f"{stack.gateway_url}/api/v1/sweeps/{job_id}", auth=stack.auth()
+                ).json()
+            )["status"]
             in ("succeeded", "failed")
             and e
         ),
@@ -92,7 +107,9 @@ def test_a_parameter_sweep_job_returns_the_grid(stack: Stack) -> None:
     assert len(result["total_return"]) == 8 and len(result["total_return"][0]) == 2
     assert result["best"]["symbol"] in ("SPX", "COMP")
     no_pair = httpx.post(
-        f"{stack.gateway_url}/api/v1/sweeps", json={"symbols": ["SPX"], "fast": [200], "slow": [50]}
+        f"{stack.gateway_url}/api/v1/sweeps",
+        json={"symbols": ["SPX"], "fast": [200], "slow": [50]},
+        auth=stack.auth(),
     )
     assert no_pair.status_code == 422
     assert "fast < slow" in no_pair.text
@@ -103,12 +120,15 @@ def test_event_engine_through_the_api_matches_the_vectorized_one(stack: Stack) -
         job = httpx.post(
             f"{stack.gateway_url}/api/v1/backtests",
             json={"symbol": "SPX", "strategy": "50SMA.200EMA", "fees": 0.001, "engine": engine},
+            auth=stack.auth(),
         ).json()
         final: dict[str, Any] = wait_for(
             lambda: (
-                (e := httpx.get(f"{stack.gateway_url}/api/v1/backtests/{job['job_id']}").json())[
-                    "status"
-                ]
+                (
+                    e := httpx.get(
+                        f"{stack.gateway_url}/api/v1/backtests/{job['job_id']}", auth=stack.auth()
+                    ).json()
+                )["status"]
                 in ("succeeded", "failed")
                 and e
             ),

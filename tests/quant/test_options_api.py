@@ -12,7 +12,13 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def post(stack: Stack, path: str, body: dict[str, object]) -> httpx.Response:
-    return httpx.post(f"{stack.gateway_url}/api/v1/quant/options/{path}", json=body, timeout=30)
+    """``POST /api/v1/quant/options/<path>`` as a viewer (a computation, not a job)."""
+    return httpx.post(
+        f"{stack.gateway_url}/api/v1/quant/options/{path}",
+        json=body,
+        timeout=30,
+        auth=stack.auth("viewer"),
+    )
 
 
 def test_price_and_greeks_match_haug(full_stack: Stack) -> None:

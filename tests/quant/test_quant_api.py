@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import Stack
 from tests.integration.test_stack import spx_2008
-from tests.support import wait_for
+from tests.support import auth_for, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -20,7 +20,9 @@ def gateway(full_stack: Stack) -> str:
     wait_for(
         lambda: (
             httpx.get(
-                f"{full_stack.gateway_url}/api/v1/bars", params={"symbol": "COMP"}
+                f"{full_stack.gateway_url}/api/v1/bars",
+                params={"symbol": "COMP"},
+                auth=full_stack.auth(),
             ).status_code
             == 200
         ),
@@ -32,7 +34,10 @@ def gateway(full_stack: Stack) -> str:
 
 def test_ff3_exposure_of_the_real_sp500_explains_most_of_its_variance(gateway: str) -> None:
     body: dict[str, Any] = httpx.get(
-        f"{gateway}/api/v1/quant/factors", params={"symbol": "SPX", "model": "ff3"}, timeout=60
+        f"{gateway}/api/v1/quant/factors",
+        params={"symbol": "SPX", "model": "ff3"},
+        timeout=60,
+        auth=auth_for(gateway),
     ).json()
     assert body["r_squared"] > 0.7  # seed acceptance; measured 0.993
     betas = {c["name"]: c["coef"] for c in body["coefficients"]}
@@ -45,6 +50,7 @@ def test_portfolio_exposure_two_ways(gateway: str) -> None:
         f"{gateway}/api/v1/quant/factors/portfolio",
         json={"symbols": ["SPX", "COMP"], "weights": [0.5, 0.5]},
         timeout=60,
+        auth=auth_for(gateway),
     ).json()
     market_beta = next(c for c in body["regression"]["coefficients"] if c["name"] == "Mkt-RF")
     assert body["from_weights"]["Mkt-RF"] == pytest.approx(market_beta["coef"], rel=1e-9)
@@ -53,7 +59,10 @@ def test_portfolio_exposure_two_ways(gateway: str) -> None:
 
 def test_hmm_regimes_are_causal_and_labelled(gateway: str) -> None:
     body = httpx.get(
-        f"{gateway}/api/v1/quant/regimes", params={"symbol": "SPX", "states": 3}, timeout=120
+        f"{gateway}/api/v1/quant/regimes",
+        params={"symbol": "SPX", "states": 3},
+        timeout=120,
+        auth=auth_for(gateway),
     ).json()
     assert body["series_kind"] == "filtered"
     order = body["label_order"]
@@ -76,6 +85,7 @@ def test_portfolio_var_and_stress(gateway: str) -> None:
         f"{gateway}/api/v1/quant/risk/var",
         json={"symbols": ["SPX", "COMP"], "weights": [0.5, 0.5], "method": "normal"},
         timeout=60,
+        auth=auth_for(gateway),
     ).json()
     assert 0.0 < var["var"] < var["cvar"] < 0.2
     assert var["n_obs"] == 5030
@@ -83,6 +93,7 @@ def test_portfolio_var_and_stress(gateway: str) -> None:
         f"{gateway}/api/v1/quant/risk/stress",
         json={"positions": [{"id": "spx", "market_value": 1e6, "asset_class": "equity"}]},
         timeout=60,
+        auth=auth_for(gateway),
     ).json()
     by_name = {s["scenario"]: s for s in stress}
     assert by_name["equity -20%"]["total"] == pytest.approx(-200_000)
@@ -91,13 +102,21 @@ def test_portfolio_var_and_stress(gateway: str) -> None:
 
 
 def test_bad_quant_requests_name_the_field(gateway: str) -> None:
-    unknown = httpx.get(f"{gateway}/api/v1/quant/factors", params={"symbol": "NOSUCH"})
+    unknown = httpx.get(
+        f"{gateway}/api/v1/quant/factors", params={"symbol": "NOSUCH"}, auth=auth_for(gateway)
+    )
     assert unknown.status_code == 404
-    states = httpx.get(f"{gateway}/api/v1/quant/regimes", params={"symbol": "SPX", "states": 7})
+    states = httpx.get(
+        f"{gateway}/api/v1/quant/regimes",
+        params={"symbol": "SPX", "states": 7},
+        auth=auth_for(gateway),
+    )
     assert states.status_code == 422
     assert states.json()["detail"][0]["loc"] == ["query", "states"]
     mismatch = httpx.post(
-        f"{gateway}/api/v1/quant/risk/var", json={"symbols": ["SPX"], "weights": [0.5, 0.5]}
+        f"{gateway}/api/v1/quant/risk/var",
+        json={"symbols": ["SPX"], "weights": [0.5, 0.5]},
+        auth=auth_for(gateway),
     )
     assert mismatch.status_code == 422
     assert "weights has 2 entries" in mismatch.text
