@@ -13,7 +13,7 @@ from scipy.cluster.hierarchy import leaves_list, linkage, optimal_leaf_ordering
 from scipy.spatial.distance import squareform
 
 from tests.conftest import Stack
-from tests.support import daily_frame, wait_for_shipped_history
+from tests.support import auth_for, daily_frame, wait_for_shipped_history
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -26,7 +26,8 @@ def gateway(full_stack: Stack) -> str:
 @pytest.fixture(scope="module")
 def simulated(gateway: str) -> list[str]:
     """The simulated market's equities and crypto (they trade on different days)."""
-    instruments = httpx.get(f"{gateway}/api/v1/instruments").json()["instruments"]
+    listing = httpx.get(f"{gateway}/api/v1/instruments", auth=auth_for(gateway, "viewer"))
+    instruments = listing.json()["instruments"]
     return sorted(
         i["instrument_id"]
         for i in instruments
@@ -35,7 +36,12 @@ def simulated(gateway: str) -> list[str]:
 
 
 def correlations(gateway: str, **params: Any) -> httpx.Response:
-    return httpx.get(f"{gateway}/api/v1/quant/correlations", params=params, timeout=60)
+    return httpx.get(
+        f"{gateway}/api/v1/quant/correlations",
+        params=params,
+        timeout=60,
+        auth=auth_for(gateway, "viewer"),
+    )
 
 
 def common_closes(gateway: str, symbols: list[str], window: int, end: str | None) -> pd.DataFrame:

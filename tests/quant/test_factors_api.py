@@ -15,7 +15,7 @@ from arch.data import sp500
 from sextant_quant.api.routes.factors import monthly_returns
 from sextant_quant.factors import ShippedModel, factor_data
 from tests.conftest import Stack
-from tests.support import wait_for
+from tests.support import auth_for, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -23,7 +23,13 @@ MODELS: list[ShippedModel] = ["ff3", "ff5", "carhart"]
 
 
 def get(base: str, path: str, **params: Any) -> httpx.Response:
-    return httpx.get(f"{base}/api/v1/quant/factors{path}", params=params, timeout=60)
+    """``GET /api/v1/quant/factors<path>`` at the gateway ``base`` as a viewer."""
+    return httpx.get(
+        f"{base}/api/v1/quant/factors{path}",
+        params=params,
+        timeout=60,
+        auth=auth_for(base, "viewer"),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -138,5 +144,6 @@ def test_bad_factor_requests_name_the_field(gateway: str) -> None:
         f"{gateway}/api/v1/quant/factors/portfolio",
         json={"symbols": ["SPX"], "weights": [1.0], "model": "carhart", "end": "2018-06-30"},
         timeout=60,
+        auth=auth_for(gateway, "viewer"),
     )
     assert body.status_code == 422 and body.json()["detail"][0]["loc"] == ["body", "end"]
