@@ -47,10 +47,9 @@ else
 fi
 
 step "detect-secrets: tracked files against .secrets.baseline"
-# The same exclusions as the baseline: lock files are hashes, not secrets.
-if "$BIN/detect-secrets" scan \
-  --exclude-files '(^|/)(package-lock\.json|requirements\.lock|channels\.lock\.json)$' \
-  > "$WORK/secrets.json"; then
+# The baseline's own exclusions: lock files (hashes) and the baseline (hashes of its findings).
+exclude='(^|/)(package-lock\.json|requirements\.lock|channels\.lock\.json|\.secrets\.baseline)$'
+if "$BIN/detect-secrets" scan --exclude-files "$exclude" > "$WORK/secrets.json"; then
   if new=$("$BIN/python" - "$WORK/secrets.json" .secrets.baseline <<'PYTHON'
 import json
 import sys

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -148,3 +149,16 @@ def test_a_stale_lock_fails(fake: Path) -> None:
     assert status == 1, output
     assert "> brand-new-dependency==1.0" in output
     assert "FAILED: lock requirements.lock is stale" in output
+
+
+def test_the_scan_excludes_what_the_baseline_excludes() -> None:
+    """The fresh scan and the baseline must skip the same files, and the baseline itself (its
+    hashed secrets would each be a new finding)."""
+    baseline = json.loads((REPO / ".secrets.baseline").read_text())
+    (pattern,) = next(
+        f["pattern"] for f in baseline["filters_used"] if f["path"].endswith("should_exclude_file")
+    )
+    assert f"exclude='{pattern}'" in SCRIPT.read_text()
+    for path in (".secrets.baseline", "web/package-lock.json", "requirements.lock"):
+        assert re.search(pattern, path), path
+    assert not re.search(pattern, "services/gateway/sextant_gateway/settings.py")
