@@ -21,6 +21,8 @@ from typing import Any
 import pytest
 
 from sextant_common.channels import CHANNELS, TOPICS
+from sextant_datasets.settings import DatasetsSettings
+from sextant_quant.settings import QuantSettings
 from tests.deploy.manifests import (
     COMPOSE_FILE,
     K8S_DIR,
@@ -431,3 +433,31 @@ def test_k8s_example_secrets_hold_every_key_and_only_placeholders(
     # The header's commands create the real ones.
     header = example.read_text()
     assert "make-env.sh" in header and "create secret generic sextant-secrets" in header
+
+
+def test_every_consumer_group_the_services_use_is_granted() -> None:
+    """The groups from the settings' defaults (and those the code names after them) are covered
+    by the service's group ACLs, literal or prefixed."""
+    datasets = DatasetsSettings.model_construct()  # the defaults, not this machine's env
+    quant = QuantSettings.model_construct()
+    used = {
+        "datasets": {
+            datasets.datasets_group,
+            datasets.dead_letter_group,
+            f"{datasets.datasets_group}.facts",  # sextant_datasets.app
+            f"{datasets.datasets_group}.options",  # sextant_datasets.options.sink
+        },
+        "quant": {quant.quant_jobs_group, quant.quant_analytics_group},
+    }
+    rules = _parse_acls((KAFKA_DIR / "acls.sh").read_text())
+    for service, groups in used.items():
+        granted = [
+            (name, pattern)
+            for (user, resource, name, pattern), ops in rules.items()
+            if user == service and resource == "group" and "Read" in ops
+        ]
+        for group in groups:
+            assert any(
+                group == name if pattern == "literal" else group.startswith(name)
+                for name, pattern in granted
+            ), f"{service} may not use consumer group {group}"
