@@ -21,8 +21,9 @@ publish→consume p50/p99, the record batches published so far and the topic's e
 
 ``SEXTANT_SOAK_TARGET=stack`` soaks `make run` itself instead: ``scripts/run_stack.py`` against
 this broker (its services on ``SEXTANT_SOAK_STACK_PORT``..+3, else free ports; a temporary data
-dir), at its own live pace (ingest's live ticks). Once "Sextant is up", a WebSocket client
-subscribes to every simulated instrument and times live bars from ``ts_known`` to arrival
+dir with test users made before it starts), at its own live pace (ingest's live ticks). Once
+"Sextant is up", a WebSocket client signs in as a viewer, subscribes to every simulated
+instrument and times live bars from ``ts_known`` to arrival
 (publish→WebSocket, through ingest, the broker and the gateway); windows are 30 s.
 Runs 120 s by default; ``SEXTANT_SOAK_SECONDS=3600`` for the hour of issue 11 part 6.
 ``SEXTANT_SOAK_RETENTION_MS`` sets the topic's ``retention.ms`` (default: the channel's).
@@ -74,6 +75,7 @@ from sextant_common import topics
 from sextant_common.broker_launcher import free_port, start_broker
 from sextant_common.channels import CHANNELS
 from sextant_common.producer import partition_for
+from tests.support import auth_for, create_test_users, register_gateway, ws_authenticate
 
 TOPIC = "bench.soak.bars"
 WINDOW_S = 10.0
@@ -345,10 +347,12 @@ ROOT = Path(__file__).resolve().parents[1]
 def start_stack(
     bootstrap: str, data_dir: Path, base_port: int | None
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """`make run`'s runner against ``bootstrap``; wait for "Sextant is up"; return the process
-    and the gateway URL."""
+    """`make run`'s runner against ``bootstrap``, with test users (``tests.support.auth_for``
+    signs in at its gateway); wait for "Sextant is up"; return the process and the gateway
+    address (host:port)."""
     names = ("gateway", "datasets", "quant", "ingest")
     ports = {name: (base_port + i if base_port else free_port()) for i, name in enumerate(names)}
+    register_gateway(f"http://127.0.0.1:{ports['gateway']}", create_test_users(data_dir))
     env = {
         **os.environ,
         "SEXTANT_KAFKA_BOOTSTRAP": bootstrap,
@@ -387,14 +391,17 @@ def stop_stack(process: subprocess.Popen[bytes]) -> None:
 
 async def soak_stack(gateway: str, pid: int, seconds: float) -> list[dict[str, Any]]:
     """Time live bars over the gateway's WebSocket for ``seconds``; sample the broker."""
-    async with httpx.AsyncClient(base_url=f"http://{gateway}", timeout=30) as client:
-        listing = (await client.get("/api/v1/instruments")).json()["instruments"]
+    auth = auth_for(f"http://{gateway}", "viewer")
+    async with httpx.AsyncClient(base_url=f"http://{gateway}", timeout=30, auth=auth) as client:
+        response = await client.get("/api/v1/instruments")
+        listing = response.raise_for_status().json()["instruments"]
     symbols = sorted({i["instrument_id"] for i in listing if i["source"] == "simulated"})
     proc = psutil.Process(pid)
     proc.cpu_percent()
     latencies: list[float] = []
     windows: list[dict[str, Any]] = []
     async with websockets.connect(f"ws://{gateway}/ws", max_size=2**22) as ws:
+        await ws_authenticate(ws, f"ws://{gateway}/ws", "viewer")
         await ws.send(json.dumps({"subscribe": symbols}))
         started = time.monotonic()
         window_start = started

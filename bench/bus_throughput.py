@@ -5,7 +5,8 @@ Ours: the ingest BarPublisher (the shared producer) -> md.bars.v1 -> the dataset
 (the shared durable consumer) -> Parquet (fsynced), timed until its counter says every bar is
 durable (DuckDB checks the lake is exact afterwards). Each shape runs on a broker of its own (a
 shape's datasets service reads from the start; on a shared broker the daily run re-read the minute
-run's bars and stopped early). Also p50/p99 publish-to-WebSocket latency through a real gateway.
+run's bars and stopped early). Also p50/p99 publish-to-WebSocket latency through a real gateway
+(the WebSocket signs in as a viewer before the first bar is published).
 Prints one JSON object; never asserts wall-clock numbers.
 """
 
@@ -38,7 +39,14 @@ from sextant_common.producer import EventProducer
 from sextant_common.settings import CommonSettings
 from sextant_ingest.publisher import BarPublisher
 from tests.integration.lake_probe import lake_counts
-from tests.support import Ports, make_bar, service_env, spec
+from tests.support import (
+    Ports,
+    make_bar,
+    running_services,
+    service_env,
+    spec,
+    ws_authenticate,
+)
 
 
 def daily_backfill(symbols: int, days: int) -> list[Bar]:
@@ -141,7 +149,9 @@ def ours(bootstrap: str, bars: list[Bar], data_dir: Path) -> float:
 async def ws_latency(bootstrap: str, gateway_port: int, count: int, rate: float) -> list[float]:
     """Publish ``count`` live bars at ``rate``/s; return publish->WebSocket receive latencies."""
     received: list[float] = []
-    async with websockets.connect(f"ws://127.0.0.1:{gateway_port}/ws", compression=None) as ws:
+    url = f"ws://127.0.0.1:{gateway_port}/ws"
+    async with websockets.connect(url, compression=None) as ws:
+        await ws_authenticate(ws, url, "viewer")
         await ws.send('{"subscribe": ["LAT"]}')
         await ws.recv()
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
@@ -205,14 +215,11 @@ def main() -> None:
     broker = start_broker()
     try:
         asyncio.run(ensure_topics(CommonSettings(kafka_bootstrap=broker.bootstrap)))
-        ports = Ports.allocate()
-        with tempfile.TemporaryDirectory() as tmp:
-            env = {**os.environ, **service_env(broker.bootstrap, Path(tmp), ports)}
-            gateway = start_services([spec("gateway", ports.gateway)], env, sink=lambda _l: None)
-            try:
-                latencies = asyncio.run(ws_latency(broker.bootstrap, ports.gateway, 1000, 200))
-            finally:
-                stop_services(gateway)
+        with (
+            tempfile.TemporaryDirectory() as tmp,
+            running_services(broker.bootstrap, Path(tmp), ["gateway"]) as ports,
+        ):
+            latencies = asyncio.run(ws_latency(broker.bootstrap, ports.gateway, 1000, 200))
         results["publish_to_websocket_ms"] = {
             "p50": round(percentile(latencies, 0.5), 2),
             "p99": round(percentile(latencies, 0.99), 2),

@@ -5,10 +5,10 @@ them the beta benchmark, SPX; ``ts_known`` = publish time) go to ``md.bars.v1``;
 service's live analytics turn each into a ``quant.analytics.v1`` event (EWMA volatility, VaR,
 rolling beta, regime state) that the gateway fans out. In a process apart from the publisher,
 one WebSocket client subscribes to the 500 ``analytics:<symbol>`` channels and another to the
-500 bar channels: the bars' own publish -> WebSocket lag in the same run is the in-run
-reference, so the ratio is the cost of the quant hop; ``computed`` is the lag to the quant
-service's computation (the event's ``ts_computed``). The target (shared/BENCHMARKS.md) is
-p99 < 50 ms for the analytics.
+500 bar channels (each first signs in with a viewer's access token): the bars' own publish ->
+WebSocket lag in the same run is the in-run reference, so the ratio is the cost of the quant hop;
+``computed`` is the lag to the quant service's computation (the event's ``ts_computed``). The
+target (shared/BENCHMARKS.md) is p99 < 50 ms for the analytics.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from sextant_common.broker_launcher import start_broker  # noqa: E402
 from sextant_common.bus import ensure_topics  # noqa: E402
 from sextant_common.events import Interval  # noqa: E402
 from sextant_common.settings import CommonSettings  # noqa: E402
-from tests.support import make_bar, running_services  # noqa: E402
+from tests.support import auth_for, make_bar, running_services  # noqa: E402
 
 SYMBOLS = ["SPX", *(f"L{i:03d}" for i in range(499))]
 WARMUP_S = 25  # the EWMA seeds after 20 bars, the beta after 20 matched bars
@@ -45,11 +45,16 @@ START_S = 5.0  # the watcher process starts and subscribes
 TARGET_P99_MS = 50.0
 
 
-async def _watch(port: int, channels: list[str], sink: dict[str, list[float]], kind: str) -> None:
-    """Record now - publish time (s) of every message of ``kind`` on ``channels``."""
+async def _watch(
+    port: int, token: str, channels: list[str], sink: dict[str, list[float]], kind: str
+) -> None:
+    """Sign in with the access ``token``; record now - publish time (s) of every message of
+    ``kind`` on ``channels``."""
     async with websockets.connect(
         f"ws://127.0.0.1:{port}/ws", compression=None, max_size=2**22
     ) as ws:
+        await ws.send(orjson.dumps({"auth": token}).decode())
+        assert orjson.loads(await ws.recv())["type"] == "auth"
         await ws.send(orjson.dumps({"subscribe": channels}).decode())
         assert orjson.loads(await ws.recv())["type"] == "subscribed"
         async for raw in ws:
@@ -104,17 +109,18 @@ def _lags_ms(received: dict[str, list[float]], published: dict[str, float]) -> n
     return np.array(lags)
 
 
-def _watch_process(port: int, seconds: float, conn: Connection) -> None:
-    """Both WebSocket clients, in a process of their own (not sharing a loop with the
-    publisher); sends back their ``(analytics, bars)`` receive times after ``seconds``."""
+def _watch_process(port: int, token: str, seconds: float, conn: Connection) -> None:
+    """Both WebSocket clients (signed in with the access ``token``), in a process of their own
+    (not sharing a loop with the publisher); sends back their ``(analytics, bars)`` receive
+    times after ``seconds``."""
 
     async def watch() -> tuple[dict[str, list[float]], dict[str, list[float]]]:
         analytics: dict[str, list[float]] = {}
         bars: dict[str, list[float]] = {}
         channels = [f"analytics:{s}" for s in SYMBOLS]
         watchers = [
-            asyncio.create_task(_watch(port, channels, analytics, "analytics")),
-            asyncio.create_task(_watch(port, SYMBOLS, bars, "bar")),
+            asyncio.create_task(_watch(port, token, channels, analytics, "analytics")),
+            asyncio.create_task(_watch(port, token, SYMBOLS, bars, "bar")),
         ]
         await asyncio.sleep(seconds)
         for task in watchers:
@@ -129,8 +135,9 @@ def _watch_process(port: int, seconds: float, conn: Connection) -> None:
 async def _run(bootstrap: str, port: int) -> dict[str, object]:
     context = mp.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
+    token = auth_for(f"http://127.0.0.1:{port}", "viewer").token()  # lives 15 min, > the run
     watcher = context.Process(
-        target=_watch_process, args=(port, START_S + WARMUP_S + MEASURE_S + 3, sender)
+        target=_watch_process, args=(port, token, START_S + WARMUP_S + MEASURE_S + 3, sender)
     )
     watcher.start()
     await asyncio.sleep(START_S)

@@ -3,7 +3,9 @@
 A broker and a real gateway process; 500 bars/s published to ``md.bars.v1`` (each symbol once a
 second, ``ts_known`` = publish time); 2,000 lean raw-socket clients in ``PROCESSES`` processes
 (frame parsing and pong replies only, so the load generator is not the bottleneck), each
-subscribed to 5 random symbols: ~10,000 messages/s delivered. Reports the publish -> client p50
+subscribed to 5 random symbols: ~10,000 messages/s delivered. Each client authenticates first
+(a viewer's access token, signed in once by the parent, is its first message; the answer is
+awaited before the clock starts and is not timed). Reports the publish -> client p50
 and p99 latency, then stops reading on 10% of the clients and reports how fast the gateway drops
 them and the others' p99 meanwhile. The anchor is the target in shared/BENCHMARKS.md (p99
 < 20 ms); the "steady" phase is the in-run reference for the "stalled" phase.
@@ -35,7 +37,7 @@ from sextant_common.broker_launcher import start_broker  # noqa: E402
 from sextant_common.bus import ensure_topics  # noqa: E402
 from sextant_common.events import AssetClass, Bar, Interval  # noqa: E402
 from sextant_common.settings import CommonSettings  # noqa: E402
-from tests.support import metric_value, running_services  # noqa: E402
+from tests.support import auth_for, metric_value, running_services  # noqa: E402
 
 CLIENTS = 2_000
 SYMBOLS = 500
@@ -47,17 +49,38 @@ MEASURE_S = 10.0
 TS_KNOWN = b'"ts_known":"'
 
 
-class LeanClient(asyncio.Protocol):
-    """A WebSocket client that only parses frames, answers pings and times bar deliveries."""
+def frame(opcode: int, payload: bytes) -> bytes:
+    """One masked client frame (client frames must be masked); ``payload`` < 64 KiB (an access
+    token is a few hundred bytes)."""
+    mask = os.urandom(4)
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    if len(payload) < 126:
+        length = bytes([0x80 | len(payload)])
+    elif len(payload) < 1 << 16:
+        length = bytes([0x80 | 126]) + len(payload).to_bytes(2, "big")
+    else:
+        raise ValueError(f"frame payload of {len(payload)} bytes: at most 65,535 here")
+    return bytes([0x80 | opcode]) + length + mask + masked
 
-    def __init__(self, symbols: list[str], sink: list[float], state: dict[str, bool]) -> None:
+
+class LeanClient(asyncio.Protocol):
+    """A WebSocket client that only parses frames, answers pings and times bar deliveries.
+
+    Its first message is ``{"auth": token}``; ``authenticated`` resolves with the gateway's
+    answer (``{"type": "auth", ...}``), which is not timed, or fails if anything else comes."""
+
+    def __init__(
+        self, symbols: list[str], token: str, sink: list[float], state: dict[str, bool]
+    ) -> None:
         self.symbols = symbols
+        self.token = token
         self.sink = sink
         self.state = state
         self.buffer = bytearray()
         self.upgraded = False
         self.closed = False
         self.transport: asyncio.Transport | None = None
+        self.authenticated: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -73,12 +96,23 @@ class LeanClient(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        if not self.authenticated.done():
+            self.authenticated.set_exception(
+                ConnectionError(f"closed before the auth answer ({exc or 'by the gateway'})")
+            )
 
     def _send(self, opcode: int, payload: bytes) -> None:
-        assert self.transport is not None and len(payload) < 126
-        mask = os.urandom(4)
-        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-        self.transport.write(bytes([0x80 | opcode, 0x80 | len(payload)]) + mask + masked)
+        assert self.transport is not None
+        self.transport.write(frame(opcode, payload))
+
+    def _on_auth_answer(self, opcode: int, payload: bytes) -> None:
+        """The first frame: the gateway's auth answer, else (a close with its reason) a failure."""
+        if opcode == 0x1 and json.loads(payload).get("type") == "auth":
+            self.authenticated.set_result(None)
+        else:
+            self.authenticated.set_exception(
+                ConnectionError(f"auth refused: opcode {opcode:#x}, {payload[2:]!r}")
+            )
 
     def data_received(self, data: bytes) -> None:
         buf = self.buffer
@@ -91,6 +125,7 @@ class LeanClient(asyncio.Protocol):
                 raise RuntimeError(f"handshake refused: {bytes(buf[:end])!r}")
             del buf[: end + 4]
             self.upgraded = True
+            self._send(0x1, json.dumps({"auth": self.token}).encode())
             self._send(0x1, json.dumps({"subscribe": self.symbols}).encode())
         now = time.time()
         offset = 0
@@ -108,7 +143,9 @@ class LeanClient(asyncio.Protocol):
                 break
             payload = bytes(buf[offset + head : offset + head + length])
             offset += head + length
-            if opcode == 0x1 and self.state["measure"]:
+            if not self.authenticated.done():
+                self._on_auth_answer(opcode, payload)
+            elif opcode == 0x1 and self.state["measure"]:
                 at = payload.find(TS_KNOWN)
                 if at >= 0:
                     start = at + len(TS_KNOWN)
@@ -121,8 +158,11 @@ class LeanClient(asyncio.Protocol):
         del buf[:offset]
 
 
-def client_process(port: int, plans: list[list[str]], stall: list[bool], conn: Connection) -> None:
-    """Run ``len(plans)`` clients; obey "measure", "stall", "report" commands from ``conn``."""
+def client_process(
+    port: int, token: str, plans: list[list[str]], stall: list[bool], conn: Connection
+) -> None:
+    """Run ``len(plans)`` clients signed in with the access ``token``; once all are
+    authenticated, obey "measure", "stall", "report" commands from ``conn``."""
     resource.setrlimit(resource.RLIMIT_NOFILE, (20_000, 20_000))
 
     async def main() -> None:
@@ -132,11 +172,13 @@ def client_process(port: int, plans: list[list[str]], stall: list[bool], conn: C
         clients: list[LeanClient] = []
         for i, symbols in enumerate(plans):
             _, client = await loop.create_connection(
-                lambda s=symbols, k=sinks[i]: LeanClient(s, k, state), "127.0.0.1", port
+                lambda s=symbols, k=sinks[i]: LeanClient(s, token, k, state), "127.0.0.1", port
             )
             clients.append(client)
             if i % 50 == 49:
                 await asyncio.sleep(0.05)
+        async with asyncio.timeout(60):
+            await asyncio.gather(*(c.authenticated for c in clients))
         conn.send("connected")
         while True:
             command = await loop.run_in_executor(None, conn.recv)
@@ -215,6 +257,7 @@ def main() -> None:
         running_services(broker.bootstrap, Path(tmp), ["gateway"]) as ports,
     ):
         gateway = f"http://127.0.0.1:{ports.gateway}"
+        token = auth_for(gateway, "viewer").token()  # 15 minutes: the run takes about one
         pipes, procs = [], []
         share = CLIENTS // PROCESSES
         ctx = mp.get_context("spawn")
@@ -222,7 +265,8 @@ def main() -> None:
             ours, theirs = ctx.Pipe()
             part = slice(p * share, (p + 1) * share)
             proc = ctx.Process(
-                target=client_process, args=(ports.gateway, plans[part], stalled[part], theirs)
+                target=client_process,
+                args=(ports.gateway, token, plans[part], stalled[part], theirs),
             )
             proc.start()
             pipes.append(ours)
