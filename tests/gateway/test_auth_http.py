@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,9 @@ import orjson
 import pytest
 import websockets
 
+from sextant_gateway.quotas import Quotas, QuotaSettings
 from tests.conftest import Stack
+from tests.support import in_process_gateway
 
 pytestmark = pytest.mark.integration
 
@@ -270,3 +273,63 @@ def test_the_sextant_command_creates_the_first_admin_without_a_default_password(
         [*command, "keys", "rotate"], env=env, capture_output=True, text=True, timeout=60
     )
     assert rotated.returncode == 0 and rotated.stdout.startswith("new signing key")
+
+
+def test_failed_sign_ins_are_throttled_per_user_name_and_address(full_stack: Stack) -> None:
+    url = f"{full_stack.gateway_url}/api/v1/auth/token"
+    form = {"grant_type": "password", "username": "throttle-probe", "password": "wrong guess!"}
+    answers = [httpx.post(url, data=form, timeout=30) for _ in range(11)]
+    assert [a.status_code for a in answers] == [401] * 10 + [429]
+    refused = answers[-1]
+    assert int(refused.headers["retry-after"]) > 0
+    assert refused.headers["ratelimit-limit"] == "10"
+    assert refused.headers["ratelimit-remaining"] == "0"
+    assert "login quota" in refused.json()["detail"]
+    sign_in(full_stack, "viewer")  # other users are not affected
+
+
+def test_quotas_refuse_with_headers_and_allow_again_after_the_window(tmp_path: Path) -> None:
+    queued = 0
+
+    def quant(request: httpx.Request) -> httpx.Response:
+        nonlocal queued
+        queued += 1
+        return httpx.Response(202, json={"job_id": f"job{queued}"})
+
+    client = in_process_gateway(tmp_path)
+    client.app.state.quotas = Quotas.from_settings(  # type: ignore[attr-defined]
+        QuotaSettings(quotas={"backtests": "2/3s", "sweeps": "10/hour"}, redis_url=None)
+    )
+    client.app.state.services = {  # type: ignore[attr-defined]
+        "quant": httpx.AsyncClient(transport=httpx.MockTransport(quant), base_url="http://quant")
+    }
+    body = {"symbol": "SPX", "strategy": "BH"}
+    first, second, third = (client.post("/api/v1/backtests", json=body) for _ in range(3))
+    assert (first.status_code, second.status_code, third.status_code) == (202, 202, 429)
+    assert first.headers["ratelimit-policy"] == "2;w=3"
+    assert (first.headers["ratelimit-remaining"], second.headers["ratelimit-remaining"]) == (
+        "1",
+        "0",
+    )
+    assert 1 <= int(third.headers["retry-after"]) <= 3
+    assert third.json()["detail"].startswith("backtests quota")
+    assert queued == 2  # the refused one never reached the service
+    time.sleep(float(third.headers["retry-after"]) + 0.1)
+    assert client.post("/api/v1/backtests", json=body).status_code == 202
+
+    # a sweep costs its grid: 2 symbols x 4 pairs with fast < slow = 8 of 10 units
+    grid = {"symbols": ["SPX", "spx", "COMP"], "fast": [10, 20, 200], "slow": [50, 100]}
+    assert client.post("/api/v1/sweeps", json=grid).headers["ratelimit-remaining"] == "2"
+    again = client.post("/api/v1/sweeps", json=grid)
+    assert again.status_code == 429
+    huge = {"symbols": ["A", "B", "C"], "fast": [1, 2], "slow": [5, 6]}  # 12 > 10: never fits
+    too_big = client.post("/api/v1/sweeps", json=huge)
+    assert too_big.status_code == 422 and "more than a whole window" in too_big.json()["detail"]
+
+
+def test_a_body_over_the_limit_is_a_413_naming_it(full_stack: Stack) -> None:
+    url = f"{full_stack.gateway_url}/api/v1/quant/risk/var"
+    big = b'{"symbols": ["SPX"], "pad": "' + b"x" * 1_100_000 + b'"}'
+    answer = httpx.post(url, content=big, headers=JSON, auth=full_stack.auth("viewer"), timeout=30)
+    assert answer.status_code == 413
+    assert answer.json()["limit"] == 1_048_576 and "1048576" in answer.json()["detail"]

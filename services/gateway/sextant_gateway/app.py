@@ -33,9 +33,11 @@ from sextant_gateway.api.routes import (
 from sextant_gateway.api.routes.web import mount_web
 from sextant_gateway.auth.middleware import Authenticate
 from sextant_gateway.auth.service import Auth
+from sextant_gateway.body_limit import BodyLimit
 from sextant_gateway.hub import LiveHub
 from sextant_gateway.live_feed import LiveFeed
 from sextant_gateway.openapi import install_openapi
+from sextant_gateway.quotas import Quotas
 from sextant_gateway.settings import GatewaySettings
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,7 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
     """The public FastAPI app; its lifespan runs the live feed consumer."""
     settings = settings or GatewaySettings()
     auth_service = Auth(settings)
+    quotas = Quotas.from_settings()
     hub = LiveHub(
         settings.ws_queue_size,
         max_lag_s=settings.ws_max_lag_seconds,
@@ -83,6 +86,7 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
         for client in app.state.services.values():
             await client.aclose()
         auth_service.close()
+        await quotas.close()
 
     # The proxies are out of FastAPI's own schema: /openapi.json is merged from the services.
     app = FastAPI(
@@ -95,6 +99,7 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.auth = auth_service
+    app.state.quotas = quotas
     app.state.hub = hub
     app.state.bars_cache = VersionedCache[bytes](ttl_s=settings.latest_bars_ttl_seconds)
     app.include_router(auth.router)
@@ -112,6 +117,7 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
     install_openapi(app)
     app.add_middleware(RequireJsonContentType)
     app.add_middleware(Authenticate, keys=auth_service.keys, metrics_token=settings.metrics_token)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     install_error_handlers(app)
     app.add_exception_handler(SQLAlchemyError, _auth_database_unavailable)
     if settings.cors_origins:  # added last: outermost, so 415s and preflights carry CORS headers

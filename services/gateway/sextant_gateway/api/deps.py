@@ -10,8 +10,10 @@ import httpx
 from fastapi import Depends, HTTPException, Request, Response
 
 from sextant_common import request_context
+from sextant_gateway.auth.middleware import principal_of
 from sextant_gateway.hub import LiveHub
 from sextant_gateway.openapi import internal_path
+from sextant_gateway.quotas import charge
 
 
 def _service(name: str) -> Callable[[Request], httpx.AsyncClient]:
@@ -78,7 +80,8 @@ async def forward(client: httpx.AsyncClient, path: str, request: Request) -> Res
         )
     except httpx.HTTPError as exc:
         raise HTTPException(
-            status_code=503, detail=f"service unavailable at {client.base_url}: {exc}"
+            status_code=503,
+            detail=f"service unavailable at {client.base_url}: {type(exc).__name__} {exc}".strip(),
         ) from None
     return Response(
         upstream.content,
@@ -95,3 +98,16 @@ async def relay_published(service: str, client: httpx.AsyncClient, request: Requ
     if target is None or target[0] != service:
         raise HTTPException(status_code=404, detail=f"no public route {request.url.path!r}")
     return await forward(client, target[1], request)
+
+
+async def forward_charged(
+    client: httpx.AsyncClient, path: str, request: Request, quota: str, cost: int = 1
+) -> Response:
+    """:func:`forward` after spending ``cost`` units of the caller's ``quota`` (429 or 422 from
+    :func:`~sextant_gateway.quotas.charge` when it does not fit); the answer carries the
+    ``RateLimit-*`` headers. Units are spent when the request is sent on, whatever the
+    service answers: refunding refused requests would let a burst of them pass the limit."""
+    headers = await charge(request, quota, principal_of(request.scope).username, cost)
+    response = await forward(client, path, request)
+    response.headers.update(headers)
+    return response

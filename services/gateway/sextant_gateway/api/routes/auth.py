@@ -23,6 +23,7 @@ from sextant_gateway.auth.passwords import MAX_PASSWORD_CHARS
 from sextant_gateway.auth.policy import Role
 from sextant_gateway.auth.service import Auth, Session, SignInRefused
 from sextant_gateway.auth.store import RefreshRefused, User
+from sextant_gateway.quotas import charge, check
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 users_router = APIRouter(prefix="/api/v1/users", tags=["users"])
@@ -68,6 +69,7 @@ def _unauthorized(detail: str) -> HTTPException:
     responses={
         400: {"description": "Unsupported grant type or a missing field for the grant"},
         401: {"description": "Wrong credentials, or a refresh token that cannot be spent"},
+        429: {"description": "Too many failed sign-ins for this user name: wait Retry-After"},
     },
 )
 @form_endpoint
@@ -83,9 +85,14 @@ async def token(
     if grant_type == "password":
         if username is None or password is None:
             raise HTTPException(400, detail="grant_type=password needs username and password")
+        # Failed attempts count per user name and client address: a guesser is slowed down
+        # without locking the user out from everywhere else.
+        attempt = f"{username}@{request.client.host if request.client else '?'}"
+        await check(request, "login", attempt)  # 429 once too many attempts failed
         try:
             session = await asyncio.to_thread(auth.sign_in, username, password)
         except SignInRefused as exc:
+            await charge(request, "login", attempt)
             raise _unauthorized(str(exc)) from None
         return _answer(session)
     if refresh_token is None:

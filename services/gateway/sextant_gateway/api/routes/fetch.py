@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from sextant_gateway.api.deps import IngestClient, forward
+from sextant_gateway.api.deps import IngestClient, forward, forward_charged
 
 router = APIRouter(prefix="/api/v1", tags=["providers"], include_in_schema=False)
 
@@ -22,5 +22,6 @@ async def providers(request: Request, ingest: IngestClient) -> Response:
 
 @router.post("/fetch")
 async def fetch(request: Request, ingest: IngestClient) -> Response:
-    """Fetch one query through routing, fallback, rate limits and caches."""
-    return await forward(ingest, "/v1/fetch", request)
+    """Fetch one query through routing, fallback, rate limits and caches (one unit of the
+    caller's ``fetch`` quota: each may spend the server's provider keys)."""
+    return await forward_charged(ingest, "/v1/fetch", request, "fetch")
