@@ -49,15 +49,22 @@ class FakeClock:
 
 @pytest.fixture
 async def redis_limiter(redis_url: str) -> AsyncIterator[RedisLimiter]:
-    """A RedisLimiter on the real Redis under a prefix of its own, removed afterwards."""
+    """A RedisLimiter on the real Redis under a prefix of its own, removed afterwards; every
+    decision must have come from Redis (none from the in-process fallback)."""
     prefix = f"sextant:test:quota:{uuid.uuid4().hex[:8]}:"
     limiter = RedisLimiter(redis_url, fallback=MemoryLimiter(), prefix=prefix)
+    fallbacks = _fallbacks()
     yield limiter
     await limiter.close()
+    assert _fallbacks() == fallbacks, "Redis did not answer in time: decided in process"
     client = redis.Redis.from_url(redis_url)
     for key in client.scan_iter(match=f"{prefix}*"):
         client.delete(key)
     client.close()
+
+
+def _fallbacks() -> float:
+    return REGISTRY.get_sample_value("sextant_quota_fallback_decisions_total") or 0.0
 
 
 def _keys(redis_url: str, prefix: str) -> list[bytes]:
@@ -229,39 +236,39 @@ async def test_the_in_process_limiter_holds_a_bounded_number_of_keys() -> None:
 
 
 async def _replay(limiter: Limiter, key: str, steps: list[tuple[float, int]]) -> list[Decision]:
-    """Hit ``key`` with each (seconds since start, cost) at its time."""
+    """Hit ``key`` (5 units per 2 s) with each (seconds since start, cost) at its time."""
     start = time.monotonic()
     decisions = []
     for at, cost in steps:
         await asyncio.sleep(max(0.0, start + at - time.monotonic()))
-        decisions.append(await limiter.hit(key, QuotaRule(5, 1.0), cost))
+        decisions.append(await limiter.hit(key, QuotaRule(5, 2.0), cost))
     return decisions
 
 
 @pytest.mark.integration
 async def test_redis_and_in_process_take_the_same_decisions(redis_limiter: RedisLimiter) -> None:
-    """The same timed sequence (5 units per 1 s, costs 1-6, real waiting) against both."""
-    steps = [(0, 1), (0, 2), (0, 1), (0, 1), (0, 1), (0, 3), (0, 6), (0.5, 1), (1.2, 2), (1.3, 4)]
+    """One timed sequence (5 units per 2 s, costs 1-6, hits spread so each wait names a
+    different hit leaving the window) against both: the same answers, the expected waits."""
+    steps = [(0.0, 2), (0.6, 2), (1.2, 1)]  # full: 2 + 2 + 1
+    steps += [(1.4, 1), (1.4, 3), (1.4, 5), (1.4, 6)]  # wait for the 0.0, 0.6, 1.2 hits; never
+    steps += [(2.2, 2), (2.3, 2), (2.3, 3)]  # the 0.0 hit left: 2 fit, then 0.6 and 1.2 must
+    steps += [(3.4, 4), (3.4, 3)]  # the 2.2 hit holds 2 of 5 units until 4.2
     key = f"same-{uuid.uuid4().hex}"
     memory, remote = await asyncio.gather(
         _replay(MemoryLimiter(), key, steps), _replay(redis_limiter, key, steps)
     )
-    expected = [True, True, True, True, False, False, False, False, True, False]
-    assert [d.allowed for d in memory] == expected
-    assert [d.allowed for d in remote] == expected
-    assert [d.remaining for d in remote] == [d.remaining for d in memory] == [
-        4, 2, 1, 0, 0, 0, 0, 0, 3, 3,
-    ]  # fmt: skip
-    assert [d.exceeds_limit for d in remote] == [False] * 6 + [True] + [False] * 3
-    for here, there in zip(memory, remote, strict=True):
-        assert (here.retry_after_s is None) == (there.retry_after_s is None)
-        assert there.retry_after_s == pytest.approx(here.retry_after_s, abs=0.1)
-        assert there.reset_s == pytest.approx(here.reset_s, abs=0.1)
-    # refused at 0 s: the first entries leave at 1 s; refused at 1.3 s needs the 1.2 s hit gone
-    assert remote[4].retry_after_s == pytest.approx(1.0, abs=0.1)
-    assert remote[5].retry_after_s == pytest.approx(1.0, abs=0.1)  # 3 units: the 1 + 2 at 0 s
-    assert remote[7].retry_after_s == pytest.approx(0.5, abs=0.1)
-    assert remote[9].retry_after_s == pytest.approx(0.9, abs=0.1)
+    allowed = [True, True, True, False, False, False, False, True, False, False, False, True]
+    remaining = [3, 1, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0]
+    retry_after = [None, None, None, 0.6, 1.2, 1.8, None, None, 0.3, 0.9, 0.8, None]
+    reset = [0, 0, 0.8, 0.6, 0.6, 0.6, 0.6, 0.4, 0.3, 0.3, 0, 0.8]
+    for decisions in (memory, remote):
+        assert [d.allowed for d in decisions] == allowed
+        assert [d.remaining for d in decisions] == remaining
+        assert [d.exceeds_limit for d in decisions] == [d.cost == 6 for d in decisions]
+        for decision, wait, one in zip(decisions, retry_after, reset, strict=True):
+            expected = None if wait is None else pytest.approx(wait, abs=0.1)
+            assert decision.retry_after_s == expected
+            assert decision.reset_s == pytest.approx(one, abs=0.1)
 
 
 @pytest.mark.integration
@@ -269,18 +276,36 @@ async def test_redis_keys_expire_with_the_window(
     redis_limiter: RedisLimiter, redis_url: str
 ) -> None:
     rule = QuotaRule(3, 0.3)
-    log_key, units_key = redis_limiter.keys("ttl")
+    key = redis_limiter.redis_key("ttl")
     await redis_limiter.hit("ttl", rule, 2)
     client = redis.Redis.from_url(redis_url)
     try:
-        assert client.get(units_key) == b"2"
-        for key in (log_key, units_key):
-            assert 0 < client.pttl(key) <= 300
+        assert client.zcard(key) == 1
+        assert 0 < client.pttl(key) <= 300
         await asyncio.sleep(0.4)
-        assert client.exists(log_key, units_key) == 0
+        assert client.exists(key) == 0
     finally:
         client.close()
     assert (await redis_limiter.hit("ttl", rule, 3)).allowed
+
+
+@pytest.mark.integration
+async def test_redis_drops_expired_hits_pages_at_a_time(
+    redis_limiter: RedisLimiter, redis_url: str
+) -> None:
+    """250 expired hits (the script drops them 100 at a time) free all their units."""
+    rule = QuotaRule(1000, 3.0)
+    for _ in range(10):
+        await asyncio.gather(*(redis_limiter.hit("many", rule) for _ in range(25)))
+    assert (await redis_limiter.peek("many", rule)).remaining == 750
+    await asyncio.sleep(3.1)
+    await redis_limiter.hit("many", rule, 2)  # keeps the key alive: the old hits are pruned
+    assert (await redis_limiter.peek("many", rule)).remaining == 998
+    client = redis.Redis.from_url(redis_url)
+    try:
+        assert client.zcard(redis_limiter.redis_key("many")) == 1
+    finally:
+        client.close()
 
 
 @pytest.mark.integration
@@ -294,7 +319,7 @@ async def test_concurrent_hits_from_many_replicas_never_exceed_the_limit(redis_u
         RedisLimiter(redis_url, fallback=MemoryLimiter(), prefix=prefix, timeout_s=10)
         for _ in range(4)
     ]
-    fallbacks = REGISTRY.get_sample_value("sextant_quota_fallback_decisions_total")
+    fallbacks = _fallbacks()
     rule = QuotaRule(50, 60.0)
     try:
         decisions = await asyncio.gather(
@@ -310,7 +335,7 @@ async def test_concurrent_hits_from_many_replicas_never_exceed_the_limit(redis_u
         spent = sum(d.cost for d in decisions if d.allowed)
         assert 48 <= spent <= 50  # nothing fits after, not even a cost of 1, unless spent < 50
         assert (await replicas[0].peek("grid", rule)).remaining == 50 - spent
-        assert REGISTRY.get_sample_value("sextant_quota_fallback_decisions_total") == fallbacks
+        assert _fallbacks() == fallbacks
     finally:
         for replica in replicas:
             await replica.close()
@@ -341,10 +366,10 @@ async def test_hostile_subjects_are_hashed_to_separate_fixed_size_keys(
             assert (await limiter.hit(subject, rule)).allowed, subject[:20]
         for subject in HOSTILE:
             assert not (await limiter.hit(subject, rule)).allowed, subject[:20]
-    prefix = redis_limiter.keys("")[0].split("{")[0]
+    prefix = redis_limiter.redis_key("")[:-32]
     stored = _keys(redis_url, prefix)
-    assert len(stored) == 2 * len(HOSTILE)
-    assert {len(k) for k in stored} == {len(prefix) + 34 + len(":log"), len(prefix) + 34 + 6}
+    assert len(stored) == len(HOSTILE)
+    assert {len(k) for k in stored} == {len(prefix) + 32}
     assert not any(b"owned" in k or b"\xd0" in k for k in stored)
 
 
@@ -371,7 +396,7 @@ async def test_a_redis_outage_falls_back_in_time_and_still_limits(
     redis_is: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     rule = QuotaRule(2, 60.0)
-    fallbacks = REGISTRY.get_sample_value("sextant_quota_fallback_decisions_total") or 0.0
+    fallbacks = _fallbacks()
     async with _silent_server() as silent_port:
         port = free_port() if redis_is == "refusing" else silent_port
         limiter = RedisLimiter(f"redis://127.0.0.1:{port}/0", fallback=MemoryLimiter())
@@ -385,8 +410,7 @@ async def test_a_redis_outage_falls_back_in_time_and_still_limits(
     assert decisions[2].retry_after_s == pytest.approx(60.0, abs=1.0)
     warnings = [r for r in caplog.records if "unavailable" in r.getMessage()]
     assert len(warnings) == 1  # once per outage, not per request
-    after = REGISTRY.get_sample_value("sextant_quota_fallback_decisions_total")
-    assert after == fallbacks + 4
+    assert _fallbacks() == fallbacks + 4
 
 
 @contextlib.contextmanager
@@ -423,7 +447,7 @@ async def test_redis_is_used_again_once_it_is_back(caplog: pytest.LogCaptureFixt
             await asyncio.sleep(0.3)
             assert (await limiter.hit("u", rule, 2)).remaining == 8
             client = redis.Redis(port=port)
-            assert client.exists(*limiter.keys("u")) == 2
+            assert client.exists(limiter.redis_key("u")) == 1
             client.close()
     finally:
         await limiter.close()
@@ -562,7 +586,7 @@ async def test_from_settings_counts_in_redis_when_a_url_is_set(redis_url: str) -
         assert (await quotas.hit("backtests", subject)).remaining == 9
         assert (await quotas.peek("backtests", subject)).remaining == 9
         new = set(_keys(redis_url, "sextant:quota:")) - before
-        assert len(new) == 2
+        assert len(new) == 1
         with pytest.raises(KeyError, match="configured: \\['agent'"):
             await quotas.hit("nope", subject)
     finally:

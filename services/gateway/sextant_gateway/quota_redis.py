@@ -1,9 +1,9 @@
 """The sliding-window quota in Redis, shared by every gateway replica.
 
-One Lua script decides atomically per key: a sorted set logs the hits (score: server time in
-µs from ``TIME``, so replicas with skewed clocks agree; member: a unique hit id and its cost), a
-companion counter holds the units in the log so a hit costs O(expired entries), and both
-expire when the newest hit leaves the window. The semantics are those of
+One Lua script decides atomically per key on one sorted set: a member per hit carries its time
+(server time from ``TIME``, so replicas with skewed clocks agree), its cost and a unique id; the
+score is the units spent so far, so a decision costs O(log n + expired hits), never a walk of
+the window; the key expires when its newest hit leaves the window. The semantics are those of
 :class:`~sextant_gateway.quota_window.MemoryLimiter`, entry for entry (the tests hold them to it).
 
 Redis unreachable: the decision never waits more than ``timeout_s`` (0.5 s) and falls back to
@@ -39,60 +39,54 @@ QUOTA_FALLBACKS = Counter(
     "Quota decisions taken in process because Redis did not answer in time",
 )
 
-# KEYS[1]: the log (sorted set, score = hit time in µs, member = "<hit id>:<cost>");
-# KEYS[2]: units in the log. ARGV: limit, window (µs), cost, record (1/0), hit id.
+# KEYS[1]: the log, a sorted set with one member per hit, "<time µs>:<cost>:<hit id>", scored by
+# the units the key spent up to and including that hit (cumulative, so oldest first, and "when
+# do N units free up" is one range query). ARGV: limit, window (µs), cost, record (1/0), hit id.
 # Returns {allowed (1/0), remaining, reset (µs), retry after (µs, -1 when none)}.
 _SCRIPT = """
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local cost = tonumber(ARGV[3])
 local clock = redis.call('TIME')
-local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
-local function units(member) return tonumber(string.match(member, ':(%d+)$')) end
+local stamp = clock[1] .. string.format('%06d', tonumber(clock[2]))
+local now = tonumber(stamp)
+local function hit_time(member) return tonumber(string.match(member, '^(%d+):')) end
+local function hit_cost(member) return tonumber(string.match(member, '^%d+:(%d+):')) end
 
-local stored = redis.call('GET', KEYS[2])
-local used = 0
-if stored then
-  used = tonumber(stored)
-else  -- no counter (first hit, or evicted): count the log itself
-  for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do used = used + units(member) end
-end
-local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - window)
-if #expired > 0 then
-  for _, member in ipairs(expired) do used = used - units(member) end
-  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+-- drop the hits that left the window, oldest first, a page at a time
+while true do
+  local page = redis.call('ZRANGE', KEYS[1], 0, 99)
+  local expired = 0
+  for _, member in ipairs(page) do
+    if hit_time(member) > now - window then break end
+    expired = expired + 1
+  end
+  if expired > 0 then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, expired - 1) end
+  if expired < 100 then break end
 end
 
-local allowed = used + cost <= limit
+-- units before the oldest hit in the window, and up to the newest
+local freed, spent = 0, 0
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if #oldest > 0 then
+  freed = tonumber(oldest[2]) - hit_cost(oldest[1])
+  spent = tonumber(redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')[2])
+end
+
+local allowed = spent - freed + cost <= limit
 if allowed and ARGV[4] == '1' then
-  redis.call('ZADD', KEYS[1], now, ARGV[5] .. ':' .. cost)
-  used = used + cost
+  spent = spent + cost
+  redis.call('ZADD', KEYS[1], spent, stamp .. ':' .. cost .. ':' .. ARGV[5])
+  redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000))
 end
+local used = spent - freed
 
-local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-if #newest == 0 then
-  redis.call('DEL', KEYS[1], KEYS[2])
-  used = 0
-elseif #expired > 0 or (allowed and ARGV[4] == '1') then
-  local ttl = math.ceil((tonumber(newest[2]) + window - now) / 1000)
-  redis.call('SET', KEYS[2], used, 'PX', ttl)
-  redis.call('PEXPIRE', KEYS[1], ttl)
-end
-
--- microseconds until `need` more units fit: the oldest entries leave the window first
+-- microseconds until `need` more units fit: when the hit that frees enough leaves the window
 local function wait(need)
   local excess = used + need - limit
   if excess <= 0 then return 0 end
-  local start = 0
-  while true do
-    local page = redis.call('ZRANGE', KEYS[1], start, start + 99, 'WITHSCORES')
-    if #page == 0 then return -1 end
-    for i = 1, #page, 2 do
-      excess = excess - units(page[i])
-      if excess <= 0 then return tonumber(page[i + 1]) + window - now end
-    end
-    start = start + 100
-  end
+  local member = redis.call('ZRANGEBYSCORE', KEYS[1], freed + excess, '+inf', 'LIMIT', 0, 1)[1]
+  return hit_time(member) + window - now
 end
 
 local retry = -1
@@ -105,7 +99,8 @@ class RedisLimiter:
     """Sliding-window quotas in Redis (``redis.asyncio``) with an in-process fallback.
 
     ``timeout_s``: longest a decision waits for Redis (connect and reply) before the fallback
-    decides; ``retry_s``: how long after a failure Redis is left alone before being tried again.
+    decides; ``retry_s``: how long after a failure Redis is left alone before being tried again;
+    ``max_connections``: connections to Redis (more concurrent decisions wait for one).
     """
 
     def __init__(
@@ -116,17 +111,23 @@ class RedisLimiter:
         prefix: str = "sextant:quota:",
         timeout_s: float = 0.5,
         retry_s: float = 2.0,
+        max_connections: int = 50,
     ) -> None:
         import redis.asyncio as aioredis  # only needed when Redis is configured
         from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
 
-        self._redis = aioredis.Redis.from_url(
+        # A burst beyond the pool waits for a free connection (within the timeout) instead of
+        # failing over to the fallback; the fallback is the retry, so timeouts never stack.
+        pool = aioredis.BlockingConnectionPool.from_url(
             url,
+            max_connections=max_connections,
+            timeout=timeout_s,
             socket_timeout=timeout_s,
             socket_connect_timeout=timeout_s,
-            retry=Retry(NoBackoff(), 0),  # the fallback is the retry: never stack timeouts
+            retry=Retry(NoBackoff(), 0),
         )
+        self._redis = aioredis.Redis.from_pool(pool)
         self._script = self._redis.register_script(_SCRIPT)
         self._fallback = fallback
         self._prefix = prefix
@@ -144,10 +145,9 @@ class RedisLimiter:
         await self._redis.aclose()
         await self._fallback.close()
 
-    def keys(self, key: str) -> list[str]:
-        """The Redis keys holding ``key``'s log and its unit count (one hash slot)."""
-        base = f"{self._prefix}{{{key_digest(key)}}}"
-        return [f"{base}:log", f"{base}:units"]
+    def redis_key(self, key: str) -> str:
+        """The Redis key holding ``key``'s log."""
+        return self._prefix + key_digest(key)
 
     async def _decide(self, key: str, rule: QuotaRule, cost: int, *, record: bool) -> Decision:
         check_cost(cost)
@@ -157,7 +157,7 @@ class RedisLimiter:
         args: list[int | str] = [rule.limit, window_us, cost, int(record), uuid.uuid4().hex]
         try:
             async with asyncio.timeout(self._timeout_s):
-                reply = await self._script(keys=self.keys(key), args=args)
+                reply = await self._script(keys=[self.redis_key(key)], args=args)
         except Exception as exc:  # any Redis, socket or timeout failure: decide here
             self._failed(exc)
             return self._decide_here(key, rule, cost, record=record)

@@ -3,7 +3,8 @@
 A quota is ``limit`` units per ``window_s`` seconds over a true sliding window: a hit at time
 ``t`` spends its cost until ``t + window_s``, so no interval of that length ever holds more than
 ``limit`` units (fixed windows let twice the limit through across a boundary). Each key keeps a
-log of ``(time, cost)`` entries; a hit that does not fit is refused and records nothing.
+log of its hits (time, and units spent so far, so the wait for N units is a binary search); a
+hit that does not fit is refused and records nothing.
 
 :class:`MemoryLimiter` is the in-process implementation; ``quota_redis.RedisLimiter`` runs the
 same rules in Redis so replicas share the count. Both hash the key first, so a hostile subject
@@ -12,11 +13,12 @@ same rules in Redis so replicas share the count. Both hash the key first, so a h
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import re
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -124,32 +126,41 @@ def check_cost(cost: int) -> None:
         raise ValueError(f"a quota cost must be >= 1 unit, got {cost}")
 
 
-def wait_until_fits(
-    entries: Iterable[tuple[float, int]], used: int, cost: int, rule: QuotaRule, now: float
-) -> float:
-    """Seconds from ``now`` until ``cost`` more units fit: 0 when they fit now, else the moment
-    enough of the oldest ``entries`` (``(time, cost)``, oldest first, ``used`` units in all)
-    leave the window. ``cost`` must not exceed the limit."""
-    excess = used + cost - rule.limit
-    if excess <= 0:
-        return 0.0
-    for at, units in entries:
-        excess -= units
-        if excess <= 0:
-            return at + rule.window_s - now
-    raise AssertionError(f"cost {cost} never fits a limit of {rule.limit}")  # checked by callers
-
-
 @dataclass
 class _Log:
+    """One key's hits, oldest first, as ``(time, units spent up to and including this hit)``:
+    cumulative units make "when do N units free up" a binary search, not a walk."""
+
     entries: deque[tuple[float, int]] = field(default_factory=deque)
-    used: int = 0
+    spent: int = 0
+    """Units of every hit recorded (the newest entry's cumulative count)."""
+    freed: int = 0
+    """Units of the hits that left the window (the last expired entry's cumulative count)."""
     expires: float = 0.0
     """When the newest entry leaves its window: the log is empty from then on."""
 
+    @property
+    def used(self) -> int:
+        """Units in the window."""
+        return self.spent - self.freed
+
     def prune(self, now: float, window_s: float) -> None:
         while self.entries and self.entries[0][0] <= now - window_s:
-            self.used -= self.entries.popleft()[1]
+            self.freed = self.entries.popleft()[1]
+
+    def record(self, now: float, cost: int, window_s: float) -> None:
+        self.spent += cost
+        self.entries.append((now, self.spent))
+        self.expires = now + window_s
+
+    def wait_until_fits(self, cost: int, rule: QuotaRule, now: float) -> float:
+        """Seconds until ``cost`` more units fit (<= the limit): 0 now, else when the hit that
+        brings the freed units to the excess leaves the window."""
+        excess = self.used + cost - rule.limit
+        if excess <= 0:
+            return 0.0
+        i = bisect.bisect_left(self.entries, self.freed + excess, key=lambda entry: entry[1])
+        return self.entries[i][0] + rule.window_s - now
 
 
 class MemoryLimiter:
@@ -194,19 +205,17 @@ class MemoryLimiter:
         log.prune(now, rule.window_s)
         allowed = log.used + cost <= rule.limit
         if allowed and record:
-            log.entries.append((now, cost))
-            log.used += cost
-            log.expires = now + rule.window_s
+            log.record(now, cost, rule.window_s)
         decision = Decision(
             allowed=allowed,
             limit=rule.limit,
             window_s=rule.window_s,
             cost=cost,
             remaining=max(0, rule.limit - log.used),
-            reset_s=wait_until_fits(log.entries, log.used, 1, rule, now),
+            reset_s=log.wait_until_fits(1, rule, now),
             retry_after_s=None
             if allowed or cost > rule.limit
-            else wait_until_fits(log.entries, log.used, cost, rule, now),
+            else log.wait_until_fits(cost, rule, now),
         )
         if log.entries:
             self._logs[digest] = log  # re-inserted last: most recently used
