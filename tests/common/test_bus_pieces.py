@@ -12,7 +12,7 @@ from typing import ClassVar
 import pytest
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
-from sextant_common import topics, tracecontext
+from sextant_common import topics, tracecontext, tracing
 from sextant_common.bus import ensure_topics
 from sextant_common.durable_consumer import Record
 from sextant_common.events import Bar, DeadLetter, Event
@@ -47,10 +47,14 @@ def test_trace_context_is_parsed_strictly() -> None:
     for bad in ("", "01-" + good[3:], good.upper(), "00-" + "0" * 32 + good[35:], good + "x"):
         assert tracecontext.parse(bad) is None, bad
     tracecontext.use(good)
-    assert tracecontext.parse(tracecontext.child()) == "1f" * 16
-    assert tracecontext.child() != tracecontext.child()  # a new span each time
+    with tracing.ProducerSpans() as first, tracing.ProducerSpans() as second:
+        assert tracecontext.parse(first.traceparent(topics.MD_BARS)) == "1f" * 16
+        assert first.traceparent(topics.MD_BARS) != second.traceparent(topics.MD_BARS)
     tracecontext.use(None)
-    assert tracecontext.parse(tracecontext.child()) != tracecontext.parse(tracecontext.child())
+    with tracing.ProducerSpans() as first, tracing.ProducerSpans() as second:
+        assert tracecontext.parse(first.traceparent(topics.MD_BARS)) != tracecontext.parse(
+            second.traceparent(topics.MD_BARS)
+        )
 
 
 async def _all(bootstrap: str, topic: str) -> list[ConsumerRecord[bytes, bytes]]:

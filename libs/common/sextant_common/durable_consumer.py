@@ -31,6 +31,7 @@ from aiokafka.errors import KafkaError
 from prometheus_client import Counter, Histogram
 
 from sextant_common import kafka_security
+from sextant_common.bus_metrics import ConsumerMetrics
 from sextant_common.events import DeadLetter
 from sextant_common.producer import EventProducer
 
@@ -125,6 +126,7 @@ class DurableConsumer(Generic[C]):
         self._inflight: asyncio.Task[None] | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: EventProducer | None = None
+        self._metrics = ConsumerMetrics(group_id)
         self.running = False
 
     async def run(self) -> None:
@@ -145,6 +147,7 @@ class DurableConsumer(Generic[C]):
         try:
             while True:
                 fetched = await self._consumer.getmany(timeout_ms=200, max_records=FETCH_RECORDS)
+                self._metrics.fetched(self._consumer, fetched)
                 records = [r for batch in fetched.values() for r in batch]
                 await self._accept(records)
         finally:

@@ -9,7 +9,9 @@ partition and stay in order. Every record carries the headers the AsyncAPI docum
 * ``sextant.event_type``: the event model's name (``Bar``);
 * ``sextant.schema_version``: the topic's version (``1`` for ``md.bars.v1``; a model's wire
   shape changes only with a new topic version, see ``channels.lock.json``);
-* ``traceparent``: W3C trace context (:mod:`sextant_common.tracecontext`).
+* ``traceparent``: W3C trace context naming the publish's PRODUCER span
+  (:class:`sextant_common.tracing.ProducerSpans`, one per topic of a publish, a child of the
+  current span).
 
 A dead letter's record instead carries its original key and headers followed by
 ``sextant.dlq.*`` (:meth:`~sextant_common.events.DeadLetter.record_headers`), so it can be
@@ -34,7 +36,7 @@ from aiokafka.producer.message_accumulator import BatchBuilder
 from aiokafka.structs import RecordMetadata
 from prometheus_client import Counter
 
-from sextant_common import kafka_security, tracecontext
+from sextant_common import kafka_security, tracecontext, tracing
 from sextant_common.channels import BY_TOPIC
 from sextant_common.events import DeadLetter, Event
 
@@ -52,8 +54,8 @@ BATCH_RECORDS: Final = 1_000
 IN_FLIGHT_BATCHES: Final = 16
 """Unacknowledged batches allowed before waiting: bounds memory, keeps the pipe full."""
 
-RECORDS_PUBLISHED = Counter(
-    "sextant_bus_records_published_total", "Records sent to the bus (acknowledged)", ["topic"]
+EVENTS_PRODUCED = Counter(
+    "sextant_events_produced_total", "Records sent to the bus (acknowledged)", ["topic"]
 )
 
 Ack = asyncio.Future[RecordMetadata]
@@ -141,10 +143,15 @@ class EventProducer:
             raise RuntimeError("EventProducer is not started (use `async with` or start())")
         return self._producer
 
-    async def send(self, event: Event, *, traceparent: bytes | None = None) -> Ack:
-        """Queue one event; the returned future resolves when the broker acknowledged it."""
+    async def send(self, event: Event, *, spans: tracing.ProducerSpans | None = None) -> Ack:
+        """Queue one event; the returned future resolves when the broker acknowledged it.
+
+        Its ``traceparent`` names ``spans``' span of its topic (a span of its own if None)."""
         topic = checked_topic(event)
-        headers = event_headers(event, traceparent or tracecontext.child())
+        if spans is None:
+            with tracing.ProducerSpans() as own:
+                return await self.send(event, spans=own)
+        headers = event_headers(event, spans.traceparent(topic))
         ack: Ack = await self._client().send(
             topic, event.to_bytes(), key=event.key, headers=headers
         )
@@ -163,23 +170,23 @@ class EventProducer:
 
     async def publish(self, events: Iterable[Event]) -> int:
         """Send every event and wait for all acknowledgements; return how many."""
-        traceparent = tracecontext.child()
-        acks = [await self.send(event, traceparent=traceparent) for event in events]
-        await asyncio.gather(*acks)
+        with tracing.ProducerSpans() as spans:
+            acks = [await self.send(event, spans=spans) for event in events]
+            await asyncio.gather(*acks)
         return len(acks)
 
     async def publish_stream(self, events: AsyncIterable[Event] | Iterable[Event]) -> int:
         """Publish ``events`` as fast as the broker takes them, one batch per partition at a
         time; return the count once the broker acknowledged every record."""
         batches = _Batches(self._client())
-        traceparent = tracecontext.child()
-        async for event in _aiter(events):
-            topic = checked_topic(event)
-            key = event.key
-            partition = 0 if key is None else partition_for(key, await self._count_of(topic))
-            headers = event_headers(event, traceparent)
-            await batches.add(topic, partition, key, event.to_bytes(), headers)
-        return await batches.close()
+        with tracing.ProducerSpans() as spans:
+            async for event in _aiter(events):
+                topic = checked_topic(event)
+                key = event.key
+                partition = 0 if key is None else partition_for(key, await self._count_of(topic))
+                headers = event_headers(event, spans.traceparent(topic))
+                await batches.add(topic, partition, key, event.to_bytes(), headers)
+            return await batches.close()
 
     async def publish_encoded(self, model: type[Event], key: bytes, values: Iterable[bytes]) -> int:
         """Publish ``values``, already the wire bytes of ``model`` events (byte for byte what
@@ -191,14 +198,15 @@ class EventProducer:
             raise UndeclaredTopic(f"{model.__name__} is not the declared model of {topic!r}")
         batches = _Batches(self._client())
         partition = partition_for(key, await self._count_of(topic))
-        headers = [
-            (EVENT_TYPE_HEADER, model.__name__.encode()),
-            (SCHEMA_VERSION_HEADER, schema_version(topic).encode()),
-            (tracecontext.HEADER, tracecontext.child()),
-        ]
-        for value in values:
-            await batches.add(topic, partition, key, value, headers)
-        return await batches.close()
+        with tracing.ProducerSpans() as spans:
+            headers = [
+                (EVENT_TYPE_HEADER, model.__name__.encode()),
+                (SCHEMA_VERSION_HEADER, schema_version(topic).encode()),
+                (tracecontext.HEADER, spans.traceparent(topic)),
+            ]
+            for value in values:
+                await batches.add(topic, partition, key, value, headers)
+            return await batches.close()
 
     async def _count_of(self, topic: str) -> int:
         """Partitions of ``topic`` (asked once per topic)."""
@@ -267,7 +275,7 @@ class _Batches:
 
 def _count(done: Ack, topic: str, records: int) -> None:
     if not done.cancelled() and done.exception() is None:
-        RECORDS_PUBLISHED.labels(topic).inc(records)
+        EVENTS_PRODUCED.labels(topic).inc(records)
 
 
 async def _aiter(events: AsyncIterable[Event] | Iterable[Event]) -> AsyncIterable[Event]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextvars
 
+from sextant_common import tracecontext
+
 REQUEST_ID_HEADER = "x-request-id"
 USER_HEADER = "x-sextant-user"
 
@@ -22,10 +24,13 @@ def set_user(username: str | None) -> None:
 
 
 def outgoing_headers() -> dict[str, str]:
-    """Headers a call to another service carries: the request id and the user."""
+    """Headers a call to another service carries: the request id, the user and the
+    ``traceparent`` of the current span (the callee's server span becomes its child)."""
     headers = {}
     if (request_id := REQUEST_ID.get()) is not None:
         headers[REQUEST_ID_HEADER] = request_id
     if (user := USER.get()) is not None:
         headers[USER_HEADER] = user
+    if (traceparent := tracecontext.of()) is not None:
+        headers[tracecontext.HEADER] = traceparent
     return headers

@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from aiokafka import AIOKafkaConsumer
 
 from sextant_common import kafka_security
+from sextant_common.bus_metrics import ConsumerMetrics
 from sextant_common.durable_consumer import Record, dead_letter, send_dead_letters
 from sextant_common.producer import EventProducer
 
@@ -70,12 +71,14 @@ class TailConsumer:
             auto_offset_reset="latest",
             fetch_max_wait_ms=self._fetch_max_wait_ms,  # latency over batching
         )
+        metrics = ConsumerMetrics(self._group_id or self._name)
         async with EventProducer(self._bootstrap) as producer:
             await consumer.start()
             self.running = True
             try:
                 while True:
                     fetched = await consumer.getmany(timeout_ms=500, max_records=self._max_records)
+                    metrics.fetched(consumer, fetched)
                     records = [record for batch in fetched.values() for record in batch]
                     if records:
                         refused = await self._handle(records)

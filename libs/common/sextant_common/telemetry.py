@@ -11,6 +11,11 @@ Liveness and readiness answer different questions and an orchestrator acts on th
 
 Both answer 200 when every check passes, else 503; the JSON body names every check, lists the
 failing ones and carries each check's detail (e.g. the Kafka offsets a readiness check compared).
+
+:func:`add_health_and_metrics` also names the process's service in its log lines and traces and
+installs :class:`~sextant_common.request_telemetry.RequestTelemetry` (request ids, access lines,
+server spans, HTTP metrics) as the app's outermost middleware: call it after every other
+``add_middleware``.
 """
 
 from __future__ import annotations
@@ -26,7 +31,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from sextant_common import kafka_security
+from sextant_common import kafka_security, tracing
+from sextant_common.logging_setup import set_service
+from sextant_common.request_telemetry import RequestTelemetry
 
 
 @dataclass(frozen=True)
@@ -80,7 +87,11 @@ def add_health_and_metrics(
 ) -> None:
     """Mount ``GET /health`` (liveness: ``live_checks``), ``GET /ready`` (readiness: the liveness
     checks plus ``ready_checks``; a process that is not alive is not ready either) and
-    ``GET /metrics`` (Prometheus text format)."""
+    ``GET /metrics`` (Prometheus text format); name the process ``service`` in logs and traces
+    and install the request telemetry middleware (see the module docstring)."""
+    set_service(service)
+    tracing.configure(service)
+    app.add_middleware(RequestTelemetry, service=service)
     all_ready_checks = {**live_checks, **(ready_checks or {})}
 
     @app.get("/health", include_in_schema=False)

@@ -1,23 +1,26 @@
-"""W3C trace context (``traceparent``) carried in bus record headers.
+"""W3C trace context (``traceparent``) in HTTP and bus record headers, through OpenTelemetry.
 
-A publish continues the trace of the current task (:func:`use`, set by whoever handles a request
-or consumes a record that carried one) or starts a new one. Each publish is a new span of that
-trace. Format: ``00-<32 hex trace id>-<16 hex span id>-01``
-(https://www.w3.org/TR/trace-context/#traceparent-header). When OpenTelemetry is wired in, its
-propagator writes the same header.
+One mechanism for every hop: OpenTelemetry's W3C propagator writes and reads the header, on an
+HTTP call (:func:`sextant_common.request_context.outgoing_headers`) as on a bus record
+(:class:`sextant_common.tracing.ProducerSpans`). Format: ``00-<32 hex trace id>-<16 hex span
+id>-<2 hex flags>`` (https://www.w3.org/TR/trace-context/#traceparent-header). The spans
+themselves are made in :mod:`sextant_common.tracing`.
 """
 
 from __future__ import annotations
 
-import contextvars
 import re
-import secrets
 from collections.abc import Iterable
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 HEADER = "traceparent"
 
 _FORMAT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
-_CURRENT: contextvars.ContextVar[str | None] = contextvars.ContextVar("traceparent", default=None)
+_PROPAGATOR = TraceContextTextMapPropagator()
 
 
 def parse(value: str | bytes | None) -> str | None:
@@ -29,10 +32,39 @@ def parse(value: str | bytes | None) -> str | None:
     return match[1]
 
 
+def extract(traceparent: str | bytes | None) -> Context:
+    """A context whose current span is the remote one ``traceparent`` names: the parent of the
+    spans started in it. An empty context (spans start a new trace) when it is missing or
+    invalid."""
+    if traceparent is None:
+        return Context()
+    text = traceparent.decode("ascii", "replace") if isinstance(traceparent, bytes) else traceparent
+    return _PROPAGATOR.extract({HEADER: text})
+
+
+def of(context: Context | None = None) -> str | None:
+    """The ``traceparent`` of ``context``'s span (the current one by default); None when there
+    is no valid span."""
+    carrier: dict[str, str] = {}
+    _PROPAGATOR.inject(carrier, context=context)
+    return carrier.get(HEADER)
+
+
+def of_span(span: trace.Span) -> str | None:
+    """The ``traceparent`` naming ``span`` (as the parent of what a remote receiver starts)."""
+    return of(trace.set_span_in_context(span))
+
+
+def current_trace_id() -> str | None:
+    """The 32-hex trace id of the current span, None outside any span."""
+    context = trace.get_current_span().get_span_context()
+    return format(context.trace_id, "032x") if context.is_valid else None
+
+
 def use(traceparent: str | bytes | None) -> None:
-    """Make ``traceparent`` (if valid) the parent of what this task publishes next."""
-    trace_id = parse(traceparent)
-    _CURRENT.set(None if trace_id is None else f"00-{trace_id}-{secrets.token_hex(8)}-01")
+    """Continue ``traceparent``'s trace in the current task from now on: what it publishes or
+    calls next is a child of that span (a new trace when it is missing or invalid)."""
+    otel_context.attach(extract(traceparent))
 
 
 def from_headers(headers: Iterable[tuple[str, bytes]] | None) -> str | None:
@@ -41,9 +73,3 @@ def from_headers(headers: Iterable[tuple[str, bytes]] | None) -> str | None:
         if name == HEADER:
             return value.decode("ascii", "replace")
     return None
-
-
-def child() -> bytes:
-    """A ``traceparent`` for one publish: the current trace with a new span id, or a new trace."""
-    trace_id = parse(_CURRENT.get()) or secrets.token_hex(16)
-    return f"00-{trace_id}-{secrets.token_hex(8)}-01".encode()

@@ -85,7 +85,9 @@ def build_app(settings: DatasetsSettings | None = None) -> FastAPI:
     app.state.dead_letters = dead_letters
     app.state.settings = settings
     app.state.fact_reader = FactReader(settings.lake_dir)
-    app.state.response_cache = VersionedCache[tuple[bytes, str]](ttl_s=30.0)
+    app.state.response_cache = VersionedCache[tuple[bytes, str]](
+        ttl_s=30.0, name="datasets_responses"
+    )
     app.include_router(bars.router)
     app.include_router(instruments.router)
     app.include_router(snapshots.router)

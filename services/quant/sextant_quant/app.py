@@ -93,8 +93,8 @@ def build_app(settings: QuantSettings | None = None) -> FastAPI:
     app.add_middleware(RequireJsonContentType)  # 415 for non-JSON POSTs
     app.state.job_store = store
     app.state.settings = settings
-    app.state.regime_fits = VersionedCache[HMMRegimeModel](max_entries=64)
-    app.state.regime_answers = VersionedCache[RegimesPublic](max_entries=256)
+    app.state.regime_fits = VersionedCache[HMMRegimeModel](max_entries=64, name="regime_fits")
+    app.state.regime_answers = VersionedCache[RegimesPublic](max_entries=256, name="regime_answers")
     for module in (
         factors,
         regimes,

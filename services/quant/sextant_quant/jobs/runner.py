@@ -4,7 +4,8 @@
 Delivery is at-least-once: a request redelivered after a crash is skipped when the store already
 holds its final event, so a finished job never runs twice. A request that is not a valid
 :class:`JobRequest`, or names a kind no handler runs, goes to ``dlq.v1`` with the reason, its
-key and headers. Job events continue the request's trace (its ``traceparent`` header).
+key and headers. Each request is handled in a consumer span, the child of the span that
+published it (its ``traceparent`` header): the job's events continue the request's trace.
 
 One job never stops the runner: whatever goes wrong inside a job (bad parameters, a bug, a result
 that cannot be serialized, an event the broker refuses) ends that job with a ``failed`` event
@@ -28,11 +29,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
-from prometheus_client import Counter
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from prometheus_client import Counter, Histogram
 from pydantic import ValidationError
 
-from sextant_common import kafka_security, topics, tracecontext
+from sextant_common import kafka_security, topics, tracecontext, tracing
+from sextant_common.bus_metrics import ConsumerMetrics
 from sextant_common.durable_consumer import dead_letter, send_dead_letters
 from sextant_common.events import Event, JobEvent, JobRequest, JobStatus
 from sextant_common.producer import EventProducer
@@ -51,6 +53,12 @@ JOBS_RUN = Counter(
     "sextant_quant_jobs_run_total",
     "Jobs this replica ran to a final state, by kind and status.",
     ["kind", "status"],
+)
+JOB_DURATION = Histogram(
+    "sextant_job_duration_seconds",
+    "Seconds from a job's start to its final state, by kind and final status",
+    ["kind", "status"],
+    buckets=(0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0),
 )
 
 
@@ -205,13 +213,22 @@ class JobRunner:
             auto_offset_reset="earliest",
             enable_auto_commit=False,
         )
+        metrics = ConsumerMetrics(self._group_id)
         try:
             await producer.start()
             await consumer.start()
             self._producer = producer
             self.running = True
             async for record in consumer:
-                await self._handle(record)
+                partition = TopicPartition(record.topic, record.partition)
+                metrics.fetched(consumer, {partition: [record]})
+                with tracing.consumer_span(
+                    record.topic,
+                    tracecontext.from_headers(record.headers),
+                    self._group_id,
+                    offset=record.offset,
+                ):
+                    await self._handle(record)
                 await consumer.commit()
         finally:
             self.running = False
@@ -235,7 +252,6 @@ class JobRunner:
         self._store.dequeue(request.job_id)
         if previous is not None and previous.status in FINAL:
             return
-        tracecontext.use(tracecontext.from_headers(record.headers))  # job events continue it
 
         async def progress(fraction: float, message: str) -> None:
             event = self._event(request, JobStatus.RUNNING, fraction, message)
@@ -256,9 +272,11 @@ class JobRunner:
             log.exception("job crashed", extra={"job_id": request.job_id})
             failure = f"internal error: {describe(exc)}"
             final = self._event(request, JobStatus.FAILED, error=failure)
-        self._durations.append(time.monotonic() - started)
+        elapsed = time.monotonic() - started
+        self._durations.append(elapsed)
         await self._finish(request, final)
         JOBS_RUN.labels(kind=request.kind, status=final.status.value).inc()
+        JOB_DURATION.labels(kind=request.kind, status=final.status.value).observe(elapsed)
 
     async def _succeeded(self, request: JobRequest, result: dict[str, Any]) -> JobEvent:
         """The final event of a job that returned ``result``: inline when small, else stored."""

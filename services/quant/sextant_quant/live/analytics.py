@@ -26,7 +26,7 @@ from datetime import UTC, date, datetime, timedelta
 import pandas as pd
 from pydantic import ValidationError
 
-from sextant_common import topics, tracecontext
+from sextant_common import topics, tracecontext, tracing
 from sextant_common.durable_consumer import Record
 from sextant_common.events import Analytics, Bar, Interval
 from sextant_common.producer import EventProducer
@@ -81,6 +81,7 @@ class LiveAnalytics:
         self._market = market
         self._benchmarks = benchmarks
         self._live_window = live_window
+        self._group_id = group_id  # names the consumer spans
         self._consumer = TailConsumer(
             bootstrap=bootstrap,
             topics=(topics.MD_BARS,),
@@ -165,8 +166,8 @@ class LiveAnalytics:
         for done, (bar, traceparent) in enumerate(live, 1):
             event = self._update(bar)
             if event is not None:
-                tracecontext.use(traceparent)
-                self._track(await producer.send(event))
+                with tracing.consumer_span(topics.MD_BARS, traceparent, self._group_id):
+                    self._track(await producer.send(event))
                 self.latest.setdefault(bar.instrument_id, {})[bar.interval] = event
             if done % SHIP_EVERY == 0:
                 await asyncio.sleep(0)  # let the producer ship what is computed so far
