@@ -180,8 +180,9 @@ class RedisLimiter:
     def _failed(self, exc: Exception) -> None:
         if self._down_until is None:
             log.warning(
-                "quota store (Redis) unavailable, counting quotas in this process for now: %s",
+                "quota store (Redis) unavailable, counting quotas in this process for now: %s: %s",
                 exc.__class__.__name__,
+                exc,
             )
         self._down_until = time.monotonic() + self._retry_s
 
