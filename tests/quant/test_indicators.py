@@ -17,7 +17,7 @@ from sextant_quant import technical
 from sextant_quant.technical.catalog import SPECS, parse_indicator
 from tests.conftest import Stack
 from tests.integration.test_stack import spx_2008
-from tests.support import wait_for
+from tests.support import auth_for, wait_for
 
 Bars = dict[str, np.ndarray]
 TOLERANCE = 1e-9
@@ -228,6 +228,13 @@ def urls(full_stack: Stack) -> dict[str, str]:
     }
 
 
+def indicators(urls: dict[str, str], via: str, params: Any) -> httpx.Response:
+    """``GET /v1/indicators`` ``via`` the quant service (no token: an internal service) or the
+    gateway (a viewer's token)."""
+    auth = auth_for(urls["gateway"], "viewer") if via == "gateway" else None
+    return httpx.get(urls[via], params=params, timeout=60, auth=auth)
+
+
 @pytest.mark.integration
 @pytest.mark.slow
 class TestIndicatorsApi:
@@ -243,7 +250,7 @@ class TestIndicatorsApi:
 
     @pytest.mark.parametrize("via", ["quant", "gateway"])
     def test_spx_2008_indicators_equal_talib(self, urls: dict[str, str], via: str) -> None:
-        response = httpx.get(urls[via], params=self.QUERY, timeout=60)
+        response = indicators(urls, via, self.QUERY)
         assert response.status_code == 200, response.text
         body = response.json()
         assert body["symbol"] == "SPX" and body["source"] == "shipped" and not body["simulated"]
@@ -291,7 +298,9 @@ class TestIndicatorsApi:
         self, urls: dict[str, str], full_stack: Stack
     ) -> None:
         def simulated_equity() -> str | None:
-            listing = httpx.get(f"{full_stack.gateway_url}/api/v1/instruments", timeout=30)
+            listing = httpx.get(
+                f"{full_stack.gateway_url}/api/v1/instruments", timeout=30, auth=full_stack.auth()
+            )
             entries = listing.json()["instruments"]
             sources: dict[str, set[str]] = {}
             for e in entries:
@@ -310,14 +319,15 @@ class TestIndicatorsApi:
             )
 
         symbol = wait_for(simulated_equity, 90, "a simulated equity with 60 daily bars")
-        response = httpx.get(
-            urls["gateway"], params={"symbol": symbol, "indicators": "adx:14,stoch"}, timeout=60
-        )
+        response = indicators(urls, "gateway", {"symbol": symbol, "indicators": "adx:14,stoch"})
         assert response.status_code == 200, response.text
         body = response.json()
         assert body["source"] == "simulated" and body["simulated"] is True
         bars = httpx.get(
-            f"{full_stack.gateway_url}/api/v1/bars", params={"symbol": symbol}, timeout=60
+            f"{full_stack.gateway_url}/api/v1/bars",
+            params={"symbol": symbol},
+            timeout=60,
+            auth=full_stack.auth(),
         ).json()["bars"]
         assert body["dates"] == [b["ts_event"][:10] for b in bars]
         high, low, close = (np.array([b[f] for b in bars], float) for f in ("high", "low", "close"))
@@ -332,17 +342,15 @@ class TestIndicatorsApi:
 
     @pytest.mark.parametrize("via", ["quant", "gateway"])
     def test_repeated_parameters_are_one_list(self, urls: dict[str, str], via: str) -> None:
-        response = httpx.get(
-            urls[via],
-            params=[("symbol", "SPX"), ("indicators", "sma"), ("indicators", "rsi,sma:20")],
-            timeout=60,
+        response = indicators(
+            urls, via, [("symbol", "SPX"), ("indicators", "sma"), ("indicators", "rsi,sma:20")]
         )
         assert response.status_code == 200, response.text
         assert [s["key"] for s in response.json()["indicators"]] == ["sma:20", "rsi:14"]
 
     def test_a_start_after_the_history_is_a_422_naming_start(self, urls: dict[str, str]) -> None:
         params = {"symbol": "SPX", "indicators": "sma", "start": "2030-01-01"}
-        response = httpx.get(urls["gateway"], params=params, timeout=60)
+        response = indicators(urls, "gateway", params)
         assert response.status_code == 422, response.text
         assert response.json()["detail"][0]["loc"] == ["query", "start"]
 
@@ -367,7 +375,7 @@ class TestIndicatorsApi:
     def test_bad_requests(
         self, urls: dict[str, str], params: dict[str, str], status: int, text: str
     ) -> None:
-        response = httpx.get(urls["gateway"], params=params, timeout=60)
+        response = indicators(urls, "gateway", params)
         assert response.status_code == status, response.text
         if status == 422:
             detail = response.json()["detail"][0]

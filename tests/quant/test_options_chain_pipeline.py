@@ -21,7 +21,7 @@ from sextant_common.events import OptionQuote, OptionRight
 from sextant_common.settings import CommonSettings
 from sextant_ingest.fetching import KafkaEventPublisher
 from sextant_quant.options import SviParams, bsm_price
-from tests.support import running_services, wait_for
+from tests.support import auth_for, running_services, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -94,13 +94,20 @@ def test_chains_flow_from_ingest_to_the_gateway(kafka_bootstrap: str, tmp_path: 
         quant = f"http://127.0.0.1:{ports.gateway}/api/v1/quant/options"
 
         def get(path: str, status: int = 200, **params: str) -> dict[str, Any]:
-            response = httpx.get(f"{quant}/{path}", params=params, timeout=60)
+            response = httpx.get(
+                f"{quant}/{path}", params=params, timeout=60, auth=auth_for(quant, "viewer")
+            )
             assert response.status_code == status, response.text
             body: dict[str, Any] = response.json()
             return body
 
         def stored(underlying: str) -> dict[str, Any] | None:
-            response = httpx.get(f"{quant}/chain", params={"underlying": underlying}, timeout=60)
+            response = httpx.get(
+                f"{quant}/chain",
+                params={"underlying": underlying},
+                timeout=60,
+                auth=auth_for(quant, "viewer"),
+            )
             return response.json() if response.status_code == 200 else None
 
         # ingest published a simulated snapshot of every equity and index at start

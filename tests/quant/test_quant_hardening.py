@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import Stack
 from tests.integration.test_stack import spx_2008
-from tests.support import private_quant, wait_for
+from tests.support import auth_for, private_quant, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -45,11 +45,12 @@ def quant_url(stack: Stack) -> str:
     return f"http://127.0.0.1:{stack.ports.quant}"
 
 
-def final_state(base: str, path: str, timeout_s: float = 120) -> dict[str, Any]:
-    """Poll ``GET base/path`` until the job succeeded or failed; return that state."""
+def final_state(gateway: str, path: str, timeout_s: float = 120) -> dict[str, Any]:
+    """Poll ``GET gateway/path`` until the job succeeded or failed; return that state."""
 
     def done() -> dict[str, Any] | None:
-        body: dict[str, Any] = http.get(f"{base}{path}", timeout=30).json()
+        answer = http.get(f"{gateway}{path}", timeout=30, auth=auth_for(gateway, "viewer"))
+        body: dict[str, Any] = answer.json()
         return body if body["status"] in ("succeeded", "failed") else None
 
     return wait_for(done, timeout_s, f"{path} to finish", every=0.3)
@@ -67,7 +68,10 @@ def test_a_sweep_too_large_for_an_event_succeeds_and_the_runner_survives(
     # The full 100 x 100 grid over the 52 simulated symbols: a ~20 MB result, which used to hit
     # MessageSizeTooLargeError, kill the runner, and turn every later job into a 500.
     queued = http.post(
-        f"{stack.gateway_url}/api/v1/sweeps", json={"symbols": simulated, **FULL_GRID}, timeout=30
+        f"{stack.gateway_url}/api/v1/sweeps",
+        json={"symbols": simulated, **FULL_GRID},
+        timeout=30,
+        auth=stack.auth(),
     )
     assert queued.status_code == 202, queued.text
     job_id = queued.json()["job_id"]
@@ -82,7 +86,9 @@ def test_a_sweep_too_large_for_an_event_succeeds_and_the_runner_survives(
     assert "no signal possible" in result["warnings"][0]
     assert http.get(f"{quant_url(stack)}/health").status_code == 200
     after = http.post(
-        f"{stack.gateway_url}/api/v1/backtests", json={"symbol": "SPX", "strategy": "BH"}
+        f"{stack.gateway_url}/api/v1/backtests",
+        json={"symbol": "SPX", "strategy": "BH"},
+        auth=stack.auth(),
     )
     assert after.status_code == 202, after.text
     done = final_state(stack.gateway_url, f"/api/v1/backtests/{after.json()['job_id']}")
@@ -93,6 +99,7 @@ def test_sweeps_are_bounded_and_repeats_count_once(stack: Stack) -> None:
     too_big = http.post(
         f"{stack.gateway_url}/api/v1/sweeps",
         json={"symbols": [f"S{i:03d}" for i in range(1000)], **FULL_GRID},
+        auth=stack.auth(),
     )
     assert too_big.status_code == 422, too_big.text
     assert detail_field(too_big) == "symbols"
@@ -100,6 +107,7 @@ def test_sweeps_are_bounded_and_repeats_count_once(stack: Stack) -> None:
     repeated = http.post(
         f"{stack.gateway_url}/api/v1/sweeps",
         json={"symbols": ["SPX"] * 1000, "fast": [10, 10, 20], "slow": [50, 50]},
+        auth=stack.auth(),
     )
     assert repeated.status_code == 202, repeated.text
     state = final_state(stack.gateway_url, f"/api/v1/sweeps/{repeated.json()['job_id']}")
@@ -110,13 +118,16 @@ def test_sweeps_are_bounded_and_repeats_count_once(stack: Stack) -> None:
 
 def test_unknown_symbols_are_refused_at_submit(stack: Stack) -> None:
     backtest = http.post(
-        f"{stack.gateway_url}/api/v1/backtests", json={"symbol": "NOSUCH", "strategy": "BH"}
+        f"{stack.gateway_url}/api/v1/backtests",
+        json={"symbol": "NOSUCH", "strategy": "BH"},
+        auth=stack.auth(),
     )
     assert backtest.status_code == 404, backtest.text
     assert detail_field(backtest) == "symbol" and "NOSUCH" in backtest.text
     sweep = http.post(
         f"{stack.gateway_url}/api/v1/sweeps",
         json={"symbols": ["SPX", "NOSUCH", "NOPE"], "fast": [10], "slow": [50]},
+        auth=stack.auth(),
     )
     assert sweep.status_code == 404, sweep.text
     assert detail_field(sweep) == "symbols"
@@ -125,7 +136,7 @@ def test_unknown_symbols_are_refused_at_submit(stack: Stack) -> None:
 
 def test_windows_longer_than_the_data_say_why_there_are_no_trades(stack: Stack) -> None:
     body = {"symbol": "SPX", "strategy": "50SMA.200EMA", "start": "2018-06-01"}
-    queued = http.post(f"{stack.gateway_url}/api/v1/backtests", json=body)
+    queued = http.post(f"{stack.gateway_url}/api/v1/backtests", json=body, auth=stack.auth())
     assert queued.status_code == 202, queued.text
     state = final_state(stack.gateway_url, f"/api/v1/backtests/{queued.json()['job_id']}")
     assert state["status"] == "succeeded", state
@@ -134,7 +145,7 @@ def test_windows_longer_than_the_data_say_why_there_are_no_trades(stack: Stack) 
     assert result["warnings"] and "no signal possible" in result["warnings"][0]
     assert f"holds {result['bars']}" in result["warnings"][0]
     normal = dict(body, start="2010-01-01")
-    ok = http.post(f"{stack.gateway_url}/api/v1/backtests", json=normal).json()
+    ok = http.post(f"{stack.gateway_url}/api/v1/backtests", json=normal, auth=stack.auth()).json()
     state = final_state(stack.gateway_url, f"/api/v1/backtests/{ok['job_id']}")
     assert state["result"]["warnings"] == [] and state["result"]["summary"]["n_trades"] > 0
 
@@ -145,6 +156,7 @@ def test_a_sweep_over_histories_without_common_dates_names_their_ranges(
     queued = http.post(
         f"{stack.gateway_url}/api/v1/sweeps",
         json={"symbols": ["SPX", simulated[0]], "fast": [10], "slow": [50]},
+        auth=stack.auth(),
     )
     assert queued.status_code == 202, queued.text
     state = final_state(stack.gateway_url, f"/api/v1/sweeps/{queued.json()['job_id']}")

@@ -23,7 +23,7 @@ from sextant_quant.regimes import (
 from sextant_quant.regimes.labels import name_states
 from tests.conftest import Stack
 from tests.integration.test_stack import spx_2008
-from tests.support import wait_for
+from tests.support import auth_for, wait_for
 
 SEEDS = range(5)
 
@@ -192,7 +192,10 @@ def gateway(full_stack: Stack) -> str:
 
 def regimes(gateway: str, **params: Any) -> dict[str, Any]:
     response = httpx.get(
-        f"{gateway}/api/v1/quant/regimes", params={"symbol": "SPX", **params}, timeout=180
+        f"{gateway}/api/v1/quant/regimes",
+        params={"symbol": "SPX", **params},
+        timeout=180,
+        auth=auth_for(gateway, "viewer"),
     )
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()

@@ -15,6 +15,7 @@ import pytest
 from tests.conftest import Stack
 from tests.support import (
     assert_screener_row,
+    auth_for,
     daily_frame,
     make_bar,
     publish_bars,
@@ -35,7 +36,12 @@ def gateway(full_stack: Stack) -> str:
 
 
 def screen(gateway: str, **params: Any) -> httpx.Response:
-    return httpx.get(f"{gateway}/api/v1/quant/screener", params=params, timeout=60)
+    return httpx.get(
+        f"{gateway}/api/v1/quant/screener",
+        params=params,
+        timeout=60,
+        auth=auth_for(gateway, "viewer"),
+    )
 
 
 def test_metrics_equal_pandas_on_real_and_simulated_instruments(gateway: str) -> None:
@@ -82,7 +88,9 @@ def test_as_of_excludes_a_planted_late_bar(full_stack: Stack, gateway: str) -> N
     asyncio.run(publish_bars(full_stack.bootstrap, bars))
     wait_for(
         lambda: (
-            httpx.get(f"{gateway}/api/v1/bars", params={"symbol": PLANTED}).json().get("count")
+            httpx.get(f"{gateway}/api/v1/bars", params={"symbol": PLANTED}, auth=auth_for(gateway))
+            .json()
+            .get("count")
             == len(bars)
         ),
         60,
