@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from sextant_common import topics
 from sextant_common.events import DeadLetter
 from tests.integration.lake_probe import lake_counts
-from tests.support import make_bar, running_services, wait_for
+from tests.support import auth_for, make_bar, running_services, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -56,7 +56,12 @@ async def _read_all(bootstrap: str, topic: str) -> list[ConsumerRecord[bytes, by
 
 
 def _dlq(gateway: str, **params: Any) -> dict[str, Any]:
-    response = httpx.get(f"{gateway}/api/v1/dlq", params=params, timeout=10)
+    response = httpx.get(
+        f"{gateway}/api/v1/dlq",
+        params=params,
+        timeout=10,
+        auth=auth_for(gateway, "researcher"),  # dead letters hold raw payloads: not for viewers
+    )
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
@@ -139,7 +144,9 @@ def test_a_garbage_bar_is_kept_browsable_replayable_and_listed_once(
             *HEADERS,
             ("sextant.replayed-from", letter["id"].encode()),
         ]
-        shown = httpx.get(f"{gateway}/api/v1/dlq/{letter['id']}", timeout=10).json()
+        shown = httpx.get(
+            f"{gateway}/api/v1/dlq/{letter['id']}", timeout=10, auth=auth_for(gateway)
+        ).json()
         assert shown["replayed_to"] == f"{topics.MD_BARS}/0@{replayed.offset}"
         assert shown["replay_note"] == "closed the brace"
         assert _dlq(gateway)["total"] == 2  # the fixed record was not dead-lettered again

@@ -20,7 +20,7 @@ from sextant_common import topics
 from sextant_common.events import AltSignal, DeadLetter, Fundamental, MacroObservation, NewsItem
 from sextant_common.settings import CommonSettings
 from sextant_ingest.fetching import KafkaEventPublisher
-from tests.support import running_services, wait_for
+from tests.support import auth_for, running_services, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -131,7 +131,9 @@ def test_fetched_records_are_kept_point_in_time_and_served_as_of(
         asyncio.run(publish_twice(kafka_bootstrap, events))
 
         def get(path: str, **params: str) -> dict[str, Any]:
-            response = httpx.get(f"{api}/{path}", params=params, timeout=10)
+            response = httpx.get(
+                f"{api}/{path}", params=params, timeout=10, auth=auth_for(api, "viewer")
+            )
             assert response.status_code == 200, response.text
             body: dict[str, Any] = response.json()
             return body

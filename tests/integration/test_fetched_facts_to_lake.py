@@ -29,7 +29,7 @@ from starlette.routing import Route
 
 from tests.ingest.provider_fixtures import fixture_json, fixture_text
 from tests.ingest.test_fetching_fakes import ReplayServer
-from tests.support import running_services, wait_for
+from tests.support import auth_for, running_services, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -101,7 +101,9 @@ def gateway(kafka_bootstrap: str, tmp_path: Path) -> Iterator[str]:
 
 def post_fetch(gateway: str, request: dict[str, Any]) -> dict[str, Any]:
     """``POST /api/v1/fetch``; the answer, which must say the records were published."""
-    response = httpx.post(f"{gateway}/api/v1/fetch", json=request, timeout=60)
+    response = httpx.post(
+        f"{gateway}/api/v1/fetch", json=request, timeout=60, auth=auth_for(gateway, "researcher")
+    )
     assert response.status_code == 200, response.text
     answer: dict[str, Any] = response.json()
     assert answer["published"] and answer["rows"] > 0, answer
@@ -112,7 +114,12 @@ def stored(gateway: str, dataset: str, as_of: datetime | None = None, **params: 
     """The rows of ``/api/v1/datasets/<dataset>`` as of ``as_of`` (default now)."""
     if as_of is not None:
         params["as_of"] = as_of.isoformat().replace("+00:00", "Z")
-    response = httpx.get(f"{gateway}/api/v1/datasets/{dataset}", params=params, timeout=10)
+    response = httpx.get(
+        f"{gateway}/api/v1/datasets/{dataset}",
+        params=params,
+        timeout=10,
+        auth=auth_for(gateway, "viewer"),
+    )
     assert response.status_code == 200, response.text
     rows: list[Any] = response.json()[dataset]
     return rows

@@ -25,7 +25,7 @@ import pytest
 from sextant_common.events import AltSignal, Event, Fundamental, MacroObservation, NewsItem
 from sextant_common.producer import EventProducer
 from tests.conftest import Stack
-from tests.support import wait_for
+from tests.support import auth_for, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -152,7 +152,12 @@ def _produce_garbage(bootstrap: str, run: str) -> dict[str, str]:
 
 
 def _letters(gateway: str, topic: str) -> list[dict[str, Any]]:
-    response = httpx.get(f"{gateway}/api/v1/dlq", params={"topic": topic}, timeout=10)
+    response = httpx.get(
+        f"{gateway}/api/v1/dlq",
+        params={"topic": topic},
+        timeout=10,
+        auth=auth_for(gateway, "researcher"),  # dead letters hold raw payloads: not for viewers
+    )
     assert response.status_code == 200, response.text
     letters: list[dict[str, Any]] = response.json()["letters"]
     return letters
@@ -170,6 +175,7 @@ def test_an_outside_client_reads_every_topic_and_its_garbage_is_dead_lettered(
         f"{gateway}/api/v1/backtests",
         json={"symbol": "SPX", "strategy": "50SMA.200EMA"},
         timeout=30,
+        auth=full_stack.auth("researcher"),
     )
     assert job.status_code == 202, job.text
     asyncio.run(_publish_facts(bootstrap))
@@ -210,13 +216,17 @@ def test_an_outside_client_reads_every_topic_and_its_garbage_is_dead_lettered(
     job_id = job.json()["job_id"]
     wait_for(
         lambda: (
-            httpx.get(f"{gateway}/api/v1/backtests/{job_id}", timeout=10).json()["status"]
+            httpx.get(
+                f"{gateway}/api/v1/backtests/{job_id}", timeout=10, auth=full_stack.auth()
+            ).json()["status"]
             == "succeeded"
         ),
         120,
         "the backtest submitted before the garbage to succeed",
     )
     again = httpx.post(
-        f"{gateway}/api/v1/backtests", json={"symbol": "SPX", "strategy": "50SMA.200EMA"}
+        f"{gateway}/api/v1/backtests",
+        json={"symbol": "SPX", "strategy": "50SMA.200EMA"},
+        auth=full_stack.auth("researcher"),
     )
     assert again.status_code == 202, again.text

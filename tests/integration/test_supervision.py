@@ -34,7 +34,15 @@ from sextant_common.devstack import (
 )
 from sextant_common.events import Bar
 from sextant_common.telemetry import read_offsets
-from tests.support import Ports, service_env, spec, wait_for
+from tests.support import (
+    Ports,
+    auth_for,
+    create_test_users,
+    register_gateway,
+    service_env,
+    spec,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -73,6 +81,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SupervisedStack]
         ),
     }
     log: list[str] = []
+    gateway = f"http://127.0.0.1:{ports.gateway}"
+    register_gateway(gateway, create_test_users(data_dir))  # before the gateway opens its store
     stop = threading.Event()
     started = time.monotonic()
     services = start_services(
@@ -88,9 +98,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SupervisedStack]
         urls = StackUrls(
             *(f"http://127.0.0.1:{p}" for p in (ports.ingest, ports.datasets, ports.gateway))
         )
-        wait_until_queryable(urls, 180)
+        viewer = auth_for(gateway, "viewer")
+        wait_until_queryable(urls, 180, auth=viewer)
         up_after_s = time.monotonic() - started
-        spx = httpx.get(f"{urls.gateway}/api/v1/bars", params={"symbol": "SPX"}, timeout=30)
+        spx = httpx.get(
+            f"{urls.gateway}/api/v1/bars", params={"symbol": "SPX"}, timeout=30, auth=viewer
+        )
         yield SupervisedStack(bootstrap, ports, supervisor, log, up_after_s, spx)
     finally:
         stop.set()
