@@ -22,9 +22,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from sextant_common.asgi_json import send_json
 from sextant_common.routes import full_match
 
 JSON_MEDIA_TYPE = "application/json"
@@ -99,18 +99,8 @@ class RequireJsonContentType:
         ):
             await self.app(scope, receive, send)
             return
-        body = orjson.dumps({"detail": unsupported_media_type_detail(received)})
-        await send(
-            {
-                "type": "http.response.start",
-                "status": UNSUPPORTED_MEDIA_TYPE,
-                "headers": [
-                    (b"content-type", JSON_MEDIA_TYPE.encode()),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        detail = unsupported_media_type_detail(received)
+        await send_json(send, UNSUPPORTED_MEDIA_TYPE, {"detail": detail})
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

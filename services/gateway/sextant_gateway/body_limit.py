@@ -15,8 +15,9 @@ its auth and quota charge for a request it will refuse).
 
 from __future__ import annotations
 
-import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from sextant_common.asgi_json import send_json
 
 DEFAULT_MAX_BODY_BYTES = 1 << 20
 """1 MiB: far above any JSON body the API takes (a 500-symbol request is ~10 KB)."""
@@ -54,21 +55,13 @@ class BodyLimit:
             await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
-        body = orjson.dumps(
-            {"detail": f"request body exceeds {self.max_bytes} bytes", "limit": self.max_bytes}
+        detail = f"request body exceeds {self.max_bytes} bytes"
+        await send_json(
+            send,
+            CONTENT_TOO_LARGE,
+            {"detail": detail, "limit": self.max_bytes},
+            [(b"connection", b"close")],
         )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": CONTENT_TOO_LARGE,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
 
 
 class _Guard:

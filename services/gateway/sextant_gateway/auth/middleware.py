@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import hmac
 
-import orjson
 from prometheus_client import Counter
 from pydantic import SecretStr
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sextant_common import request_context
+from sextant_common.asgi_json import send_json
 from sextant_gateway.auth.policy import Role, required_role
 from sextant_gateway.auth.tokens import KeyRing, Principal, TokenRejected
 
@@ -99,16 +99,4 @@ def role_at_least(principal: Principal, role: Role) -> bool:
 
 async def _refuse(send: Send, status: int, reason: str, detail: str, challenge: str) -> None:
     AUTH_FAILURES.labels(reason).inc()
-    body = orjson.dumps({"detail": detail})
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"www-authenticate", challenge.encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    await send_json(send, status, {"detail": detail}, [(b"www-authenticate", challenge.encode())])
