@@ -117,7 +117,8 @@ def test_settings_merge_the_environment_over_the_defaults(
     assert rules["backtests"] == QuotaRule(5, 30)
     assert rules["reports"] == QuotaRule(3, 86_400)
     assert rules["sweeps"] == QuotaRule(20_000, 3600)  # not given: the default stays
-    assert settings.redis_url == "redis://127.0.0.1:1/0"
+    assert settings.redis_url is not None
+    assert settings.redis_url.get_secret_value() == "redis://127.0.0.1:1/0"
 
 
 def test_a_bad_rule_in_the_environment_names_the_quota_and_the_text(

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 
 from fastapi import HTTPException, Request
 from prometheus_client import Counter
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from sextant_gateway.quota_redis import RedisLimiter
@@ -60,7 +60,7 @@ class QuotaSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SEXTANT_", env_file=".env", extra="ignore")
 
     quotas: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_QUOTAS))
-    redis_url: str | None = None
+    redis_url: SecretStr | None = None
     quota_redis_timeout_s: float = 0.5
     """Longest a quota decision waits for Redis before deciding in process (seconds)."""
     quota_memory_max_keys: int = 100_000
@@ -100,7 +100,9 @@ class Quotas:
         limiter: Limiter = memory
         if settings.redis_url:
             limiter = RedisLimiter(
-                settings.redis_url, fallback=memory, timeout_s=settings.quota_redis_timeout_s
+                settings.redis_url.get_secret_value(),
+                fallback=memory,
+                timeout_s=settings.quota_redis_timeout_s,
             )
         return cls(settings.rules(), limiter)
 
