@@ -54,18 +54,6 @@ METRICS_TOKEN_FILE = "/run/secrets/metrics_token"
 SEVERITIES = {"critical", "warning"}
 PROMETHEUS_METRICS = {"up"}
 """Series Prometheus writes itself for every target."""
-EXPECTED_FROM_ISSUE_13 = {
-    "sextant_cache_requests_total",
-    "sextant_consumer_lag_records",
-    "sextant_events_consumed_total",
-    "sextant_events_produced_total",
-    "sextant_http_request_duration_seconds_bucket",
-    "sextant_http_requests_total",
-    "sextant_job_duration_seconds_bucket",
-}
-"""Metrics the dashboards and alerts read that issue 13's telemetry work (HTTP, bus, cache and job
-metrics in libs/common and the job runner) adds but had not committed yet. Temporary: delete the
-set once that work has landed."""
 GRAFANA_MACROS = {"$__rate_interval": "5m", "$__interval": "1m", "$__range": "1h"}
 """Grafana's built-in range variables and a value of each, to give promtool a valid query."""
 MACRO_NAMES = {macro.removeprefix("$") for macro in GRAFANA_MACROS}
@@ -447,7 +435,7 @@ def test_the_metric_scan_reads_names_as_prometheus_exposes_them(
 def test_alerts_and_dashboards_read_only_defined_metrics(
     defined_metrics: dict[str, frozenset[str] | None],
 ) -> None:
-    known = defined_metrics.keys() | PROMETHEUS_METRICS | EXPECTED_FROM_ISSUE_13
+    known = defined_metrics.keys() | PROMETHEUS_METRICS
     unknown: dict[str, list[str]] = {}
     for where, expr, _ in _readers():
         names = _metric_names(expr) or (PROMETHEUS_METRICS & set(re.findall(r"\w+", expr)))
@@ -466,7 +454,7 @@ def test_alerts_and_dashboards_use_labels_their_metrics_have(
     wrong = []
     for where, expr, shown in _readers():
         metrics = [defined_metrics.get(name) for name in _metric_names(expr)]
-        if not metrics or None in metrics:  # only `up`, or a metric not in the code yet
+        if not metrics or None in metrics:  # only `up`, or an unknown metric (test above)
             continue
         has = set(target_labels).union(*(labels for labels in metrics if labels is not None))
         if missing := (_label_names(expr) | shown) - has:
