@@ -38,8 +38,8 @@ bench: setup
 	$(BIN)/python bench/run_all.py
 
 lint: setup
-	$(BIN)/ruff check libs services tests scripts bench
-	$(BIN)/ruff format --check libs services tests scripts bench
+	$(BIN)/ruff check libs services tests scripts bench deploy/grafana
+	$(BIN)/ruff format --check libs services tests scripts bench deploy/grafana
 	$(BIN)/mypy libs/common/sextant_common services/ingest/sextant_ingest services/datasets/sextant_datasets services/gateway/sextant_gateway services/quant/sextant_quant
 
 # bandit, detect-secrets, pip-audit (requirements.lock), npm audit: scripts/security_scan.sh
