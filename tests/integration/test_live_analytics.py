@@ -25,7 +25,14 @@ from sextant_common.bus import ensure_topics
 from sextant_common.events import Bar
 from sextant_common.settings import CommonSettings
 from sextant_quant.live.figures import BETA_WINDOW, EWMA_SEED_BARS, RISKMETRICS_LAMBDA
-from tests.support import make_bar, publish_bars, running_services, wait_for
+from tests.support import (
+    auth_for,
+    make_bar,
+    publish_bars,
+    running_services,
+    wait_for,
+    ws_authenticate,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -119,7 +126,10 @@ def test_live_bar_analytics_reach_a_websocket_client(kafka_bootstrap: str, tmp_p
 
         wait_for(stored, 60, "the history in the lake")
         # the backfill passed through the analytics consumer without analytics
-        missing = httpx.get(f"{gateway}/api/v1/quant/analytics", params={"symbol": SYMBOL})
+        viewer = auth_for(gateway, "viewer")
+        missing = httpx.get(
+            f"{gateway}/api/v1/quant/analytics", params={"symbol": SYMBOL}, auth=viewer
+        )
         assert missing.status_code == 404 and SYMBOL in missing.text
 
         traces = {
@@ -130,6 +140,7 @@ def test_live_bar_analytics_reach_a_websocket_client(kafka_bootstrap: str, tmp_p
             received: list[dict[str, Any]] = []
             url = f"ws://127.0.0.1:{ports.gateway}/ws"
             async with websockets.connect(url, compression=None) as ws:
+                await ws_authenticate(ws, url, "viewer")
                 await ws.send(orjson.dumps({"subscribe": [f"analytics:{SYMBOL}"]}).decode())
                 assert orjson.loads(await ws.recv())["type"] == "subscribed"
                 for k in range(MAX_LIVE_DAYS):  # a day a second until the regime model is fitted
@@ -174,7 +185,9 @@ def test_live_bar_analytics_reach_a_websocket_client(kafka_bootstrap: str, tmp_p
         assert sum(last["regime_probabilities"].values()) == pytest.approx(1.0)
 
         # the latest figures over HTTP too
-        latest = httpx.get(f"{gateway}/api/v1/quant/analytics", params={"symbol": SYMBOL})
+        latest = httpx.get(
+            f"{gateway}/api/v1/quant/analytics", params={"symbol": SYMBOL}, auth=viewer
+        )
         assert latest.status_code == 200
         assert latest.json()["analytics"][0]["ts_event"] == last["ts_event"]
 
