@@ -233,7 +233,8 @@ def test_a_backtest_is_one_trace_from_the_gateway_to_its_job_events(
             "SPAN_KIND_CONSUMER",
             f"process {topics.JOBS_REQUESTS}",
         ) in kinds and sum(s.name == f"send {topics.JOBS_EVENTS}" for s in spans) >= 3
-        return spans if done else None
+        datasets = sum(s.service == "sextant-datasets" for s in spans)
+        return spans if done and datasets >= 2 else None
 
     spans = wait_for(linked, 30, "the job's spans exported")
     by_id = {span.span_id: span for span in spans}
@@ -260,5 +261,9 @@ def test_a_backtest_is_one_trace_from_the_gateway_to_its_job_events(
     job_events = [s for s in events if s.parent_id == runner.span_id]
     assert len(queued_event) == 1  # published with the request, by the HTTP handler
     assert len(job_events) >= 2  # running ... succeeded|failed, by the job runner
+    # the quant service's calls to the datasets service join the trace too: the symbol check
+    # in the request, the bars the job reads
+    reads = [s for s in spans if (s.service, s.kind) == ("sextant-datasets", "SPAN_KIND_SERVER")]
+    assert {s.parent_id for s in reads} == {quant.span_id, runner.span_id}
     assert quant.attributes["http.route"] == "/v1/backtests"
     assert quant.attributes["http.response.status_code"] == 202

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextvars
 
+import httpx
+
 from sextant_common import tracecontext
 
 REQUEST_ID_HEADER = "x-request-id"
@@ -34,3 +36,10 @@ def outgoing_headers() -> dict[str, str]:
     if (traceparent := tracecontext.of()) is not None:
         headers[tracecontext.HEADER] = traceparent
     return headers
+
+
+async def add_outgoing_headers(request: httpx.Request) -> None:
+    """An httpx request hook giving every call of a client the :func:`outgoing_headers` it does
+    not set itself: ``httpx.AsyncClient(event_hooks={"request": [add_outgoing_headers]})``."""
+    for name, value in outgoing_headers().items():
+        request.headers.setdefault(name, value)

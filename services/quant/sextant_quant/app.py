@@ -11,6 +11,7 @@ from datetime import timedelta
 import httpx
 from fastapi import FastAPI
 
+from sextant_common import request_context
 from sextant_common.content_type import RequireJsonContentType
 from sextant_common.http_errors import install_error_handlers
 from sextant_common.telemetry import add_health_and_metrics, http_ok
@@ -48,7 +49,10 @@ def build_app(settings: QuantSettings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with httpx.AsyncClient(
-            base_url=settings.datasets_url, timeout=httpx.Timeout(60.0, connect=2.0)
+            base_url=settings.datasets_url,
+            timeout=httpx.Timeout(60.0, connect=2.0),
+            # the datasets service's lines and spans join the request's or the job's
+            event_hooks={"request": [request_context.add_outgoing_headers]},
         ) as client:
             market = MarketData(client)
             runner = JobRunner(
