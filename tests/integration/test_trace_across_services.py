@@ -24,6 +24,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as SpanProto
+from prometheus_client.parser import text_string_to_metric_families
 
 from sextant_common import topics
 from sextant_common.devstack import start_services, stop_services
@@ -139,9 +140,24 @@ def receiver() -> Iterator[OtlpReceiver]:
 class TracedStack:
     """Broker, datasets, quant and gateway exporting their spans, with JSON logs collected."""
 
-    gateway_url: str
+    ports: Ports
     auth: GatewayAuth
+    admin: GatewayAuth
+    """Who may read the gateway's ``/metrics``."""
     log: list[str]
+
+    def url(self, service: str) -> str:
+        """Base URL of ``service``."""
+        return f"http://127.0.0.1:{getattr(self.ports, service)}"
+
+    def metrics(self, service: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+        """``service``'s ``/metrics``: each sample's value by its name and labels."""
+        text = httpx.get(f"{self.url(service)}/metrics", auth=self.admin, timeout=5).text
+        return {
+            (sample.name, frozenset(sample.labels.items())): sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+        }
 
     def lines(self, service: str) -> list[dict[str, Any]]:
         """``service``'s log lines so far, each parsed (every one must be JSON)."""
@@ -180,7 +196,12 @@ def traced_stack(
             [spec("quant", ports.quant), spec("gateway", ports.gateway)], env, sink=log.append
         )
         gateway_url = f"http://127.0.0.1:{ports.gateway}"
-        yield TracedStack(gateway_url, GatewayAuth(gateway_url, *users["researcher"]), log)
+        yield TracedStack(
+            ports,
+            GatewayAuth(gateway_url, *users["researcher"]),
+            GatewayAuth(gateway_url, *users["admin"]),
+            log,
+        )
     finally:
         stop_services(services)
 
@@ -188,9 +209,12 @@ def traced_stack(
 def test_a_backtest_is_one_trace_from_the_gateway_to_its_job_events(
     traced_stack: TracedStack, receiver: OtlpReceiver
 ) -> None:
+    """The trace, the request's log lines in two services, and what each hop's ``/metrics``
+    counted: the request by route template, the records produced and consumed with the
+    consumer's lag, the job's duration, the datasets cache's lookups."""
     request_id = f"trace-test-{uuid.uuid4().hex[:8]}"
     stack = traced_stack
-    with httpx.Client(base_url=stack.gateway_url, auth=stack.auth, timeout=30) as http:
+    with httpx.Client(base_url=stack.url("gateway"), auth=stack.auth, timeout=30) as http:
         queued = http.post(
             "/api/v1/backtests",
             json={"symbol": SYMBOL, "strategy": "BH"},
@@ -199,13 +223,12 @@ def test_a_backtest_is_one_trace_from_the_gateway_to_its_job_events(
         assert queued.status_code == 202, queued.text
         assert queued.headers["x-request-id"] == request_id
         job_id = queued.json()["job_id"]
-        wait_for(
-            lambda: (
-                http.get(f"/api/v1/backtests/{job_id}").json()["status"] in ("succeeded", "failed")
-            ),
-            60,
-            "the backtest finished",
-        )
+
+        def finished() -> str | None:
+            status: str = http.get(f"/api/v1/backtests/{job_id}").json()["status"]
+            return status if status in ("succeeded", "failed") else None
+
+        final = wait_for(finished, 60, "the backtest finished")
 
     # the request's lines in both services: same request id, user and trace id
     accessed = {
@@ -267,3 +290,25 @@ def test_a_backtest_is_one_trace_from_the_gateway_to_its_job_events(
     assert {s.parent_id for s in reads} == {quant.span_id, runner.span_id}
     assert quant.attributes["http.route"] == "/v1/backtests"
     assert quant.attributes["http.response.status_code"] == 202
+
+    # what each hop counted: the request by route template, the bus records, the job, the cache
+    def samples(service: str, name: str, **labels: str) -> list[float]:
+        """The values of ``name``'s samples in ``service`` whose labels include ``labels``."""
+        wanted = set(labels.items())
+        return [
+            value
+            for (sample, sample_labels), value in stack.metrics(service).items()
+            if sample == name and wanted <= sample_labels
+        ]
+
+    route = {"method": "POST", "route": "/api/v1/backtests", "status": "202"}
+    assert samples("gateway", "sextant_http_requests_total", **route) == [1.0]
+    group = {"topic": topics.JOBS_REQUESTS, "group": "quant-jobs"}
+    assert samples("quant", "sextant_events_consumed_total", **group) == [1.0]
+    assert samples("quant", "sextant_consumer_lag_records", **group) == [0.0]  # its partition
+    (produced,) = samples("quant", "sextant_events_produced_total", topic=topics.JOBS_EVENTS)
+    assert produced >= 3  # queued, running, final
+    job = {"kind": "backtest", "status": final}
+    assert samples("quant", "sextant_job_duration_seconds_count", **job) == [1.0]
+    cache = {"cache": "datasets_responses", "result": "miss"}
+    assert sum(samples("datasets", "sextant_cache_requests_total", **cache)) >= 1
