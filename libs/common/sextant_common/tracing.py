@@ -8,10 +8,9 @@ One :class:`~opentelemetry.sdk.trace.TracerProvider` per process, with the resou
 still have ids, so log lines carry trace ids and bus records their parent.
 
 The spans of one request: a SERVER span per HTTP request (the request telemetry middleware,
-continuing an incoming ``traceparent``), a PRODUCER span per topic
-of each publish (:class:`ProducerSpans`; its ``traceparent`` travels in the records' headers)
-and a CONSUMER span per record handled (:func:`consumer_span`, child of the span that
-published the record).
+continuing an incoming ``traceparent``), a PRODUCER span per topic of each publish
+(:class:`ProducerSpans`; its ``traceparent`` travels in the records' headers) and a CONSUMER
+span per record handled (:func:`consumer_span`, child of the span that published the record).
 """
 
 from __future__ import annotations
