@@ -3,7 +3,8 @@
 ``sextant_events_consumed_total{topic,group}`` counts the records each consumer fetched;
 ``sextant_consumer_lag_records{topic,partition,group}`` is, after each fetch of a partition, how
 many records lie between the consumer's position and the partition's end (its high-water mark,
-which every fetch answer carries). A partition a consumer has caught up on reads 0.
+which every fetch answer carries). A partition a consumer has caught up on reads 0; one it no
+longer owns (after a rebalance) is no longer reported by it.
 """
 
 from __future__ import annotations
@@ -52,3 +53,8 @@ class ConsumerMetrics:
             highwater = consumer.highwater(partition)
             if highwater is not None:
                 lag.set(max(0, highwater - records[-1].offset - 1))
+        owned = consumer.assignment()
+        for partition in [p for p in self._children if p not in owned]:
+            # a partition another member now owns: its last lag must not live on here
+            del self._children[partition]
+            CONSUMER_LAG.remove(partition.topic, str(partition.partition), self._group)

@@ -101,7 +101,9 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.auth = auth_service
     app.state.quotas = quotas
     app.state.hub = hub
-    app.state.bars_cache = VersionedCache[bytes](ttl_s=settings.latest_bars_ttl_seconds)
+    app.state.bars_cache = VersionedCache[bytes](
+        ttl_s=settings.latest_bars_ttl_seconds, name="gateway_bars"
+    )
     app.include_router(auth.router)
     app.include_router(auth.users_router)
     app.include_router(bars.router)

@@ -61,7 +61,9 @@ class MarketData:
     def __init__(self, client: httpx.AsyncClient) -> None:
         self._client = client
         self._instruments: tuple[float, dict[str, dict[str, Any]]] | None = None
-        self._frames = VersionedCache[tuple[str, pd.DataFrame]](max_entries=FRAMES_CACHED)
+        self._frames = VersionedCache[tuple[str, pd.DataFrame]](
+            max_entries=FRAMES_CACHED, name="quant_frames"
+        )
         self._panel: tuple[str, Panel] | None = None
         self._panel_lock = asyncio.Lock()  # concurrent screens parse a changed panel once
 

@@ -84,7 +84,10 @@ class Panel:
     """``(T, N)``."""
     volume: FloatMatrix
     _aligned: VersionedCache[Aligned] = field(
-        default_factory=lambda: VersionedCache[Aligned](max_entries=ALIGNED_KEPT), repr=False
+        default_factory=lambda: VersionedCache[Aligned](
+            max_entries=ALIGNED_KEPT, name="screener_aligned"
+        ),
+        repr=False,
     )
 
     @classmethod

@@ -303,7 +303,7 @@ async def get_surface(
     return {**_snapshot_fields(chain, query), **fitted}
 
 
-_SURFACES = VersionedCache[dict[str, Any]](max_entries=64)
+_SURFACES = VersionedCache[dict[str, Any]](max_entries=64, name="option_surfaces")
 """Fitted surfaces by (underlying, source, rate, dividend yield), valid for one snapshot and grid:
 a fit takes ~0.3 s and a chart asks again for the same snapshot."""
 
