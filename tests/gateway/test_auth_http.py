@@ -168,7 +168,7 @@ def test_public_routes_need_no_token_and_a_garbage_token_is_a_401(full_stack: St
     assert metrics.status_code == 200 and "sextant_auth_failures_total" in metrics.text
 
 
-async def _ws_exchange(url: str, first: str | None) -> tuple[int | None, str]:
+async def _ws_exchange(url: str, first: str | bytes | None) -> tuple[int | None, str]:
     async with websockets.connect(url) as ws:
         if first is not None:
             await ws.send(first)
@@ -190,6 +190,8 @@ def test_the_websocket_needs_a_token_in_its_first_message(full_stack: Stack) -> 
         1008,
         'authenticate first: send {"auth": "<access token>"}',
     )
+    code, reason = asyncio.run(_ws_exchange(url, b"\x00binary"))
+    assert code == 1008 and "authenticate first" in reason
     code, reason = asyncio.run(_ws_exchange(url, orjson.dumps({"auth": "x.y.z"}).decode()))
     assert code == 1008 and "token" in reason
     code, reason = asyncio.run(_ws_exchange(url, None))

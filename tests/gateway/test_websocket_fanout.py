@@ -74,7 +74,7 @@ def test_bad_commands_get_an_error_and_the_socket_stays_open(gateway_port: int) 
         async with websockets.connect(url) as ws:
             await ws_authenticate(ws, url)
             replies = []
-            for text in ("not json", '{"dance": ["X"]}', '{"subscribe": "SPX"}'):
+            for text in ("not json", '{"dance": ["X"]}', '{"subscribe": "SPX"}', b"\x01"):
                 await ws.send(text)
                 replies.append(orjson.loads(await ws.recv()))
             await ws.send('{"subscribe": ["SPX"]}')
@@ -82,7 +82,8 @@ def test_bad_commands_get_an_error_and_the_socket_stays_open(gateway_port: int) 
             return replies
 
     replies = asyncio.run(scenario())
-    assert [r["type"] for r in replies] == ["error", "error", "error", "subscribed"]
+    assert [r["type"] for r in replies] == ["error", "error", "error", "error", "subscribed"]
     assert "not JSON" in str(replies[0]["detail"])
     assert "unknown action 'dance'" in str(replies[1]["detail"])
     assert "list of channel strings" in str(replies[2]["detail"])
+    assert "text messages" in str(replies[3]["detail"])

@@ -132,13 +132,16 @@ async def _authenticate(websocket: WebSocket) -> Principal:
     Raises ValueError or TokenRejected saying what is wrong, TimeoutError after
     :data:`AUTH_TIMEOUT_S`."""
     try:
-        text = await asyncio.wait_for(websocket.receive_text(), AUTH_TIMEOUT_S)
+        received = await asyncio.wait_for(websocket.receive(), AUTH_TIMEOUT_S)
     except TimeoutError:
         WS_AUTH_REFUSED.inc()
         await websocket.close(code=1008, reason=f"no auth message within {AUTH_TIMEOUT_S:g} s")
         raise
+    if received["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(received.get("code", 1000))
+    text = received.get("text")
     try:
-        message: Any = orjson.loads(text)
+        message: Any = None if text is None else orjson.loads(text)
     except orjson.JSONDecodeError:
         message = None
     token = message.get("auth") if isinstance(message, dict) and len(message) == 1 else None
@@ -153,7 +156,13 @@ async def _read_commands(
 ) -> None:
     with contextlib.suppress(WebSocketDisconnect):
         while True:
-            text = await websocket.receive_text()
+            received = await websocket.receive()
+            if received["type"] == "websocket.disconnect":
+                return
+            text = received.get("text")
+            if text is None:
+                _reply(client, {"type": "error", "detail": "send commands as text messages"})
+                continue
             try:
                 action, symbols = _parse_command(text, max_symbols)
             except ValueError as exc:
