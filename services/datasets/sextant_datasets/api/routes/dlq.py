@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Annotated
 
 import orjson
+from aiokafka.errors import KafkaError
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -186,6 +187,7 @@ class ReplayedPublic(BaseModel):
         {
             404: "Unknown dead letter: no letter with this id is stored",
             422: "Refused: the value would be dead-lettered again, or only part of it was kept",
+            503: "The broker did not take the record (unreachable, or its ACLs refuse it)",
         }
     ),
 )
@@ -207,6 +209,12 @@ async def replay_dead_letter(
         raise HTTPException(404, detail=f"no dead letter {letter_id!r} is stored") from None
     except ReplayRefused as exc:
         raise HTTPException(422, detail=str(exc)) from None
+    except KafkaError as exc:  # e.g. the broker's ACLs let only the topic's producer write it
+        raise HTTPException(
+            503,
+            detail=f"the broker did not take the replay: {type(exc).__name__} {exc}. Under "
+            "ACLs, replay with the Kafka admin user: python -m sextant_datasets.dlq replay",
+        ) from None
     return ReplayedPublic(
         letter_id=letter_id, topic=sent.topic, partition=sent.partition, offset=sent.offset
     )
