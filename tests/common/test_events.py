@@ -78,3 +78,17 @@ def test_parse_bound_handles_dates_datetimes_and_errors() -> None:
     assert parse_bound("2008-01-01T10:00:00+02:00", field="start").hour == 8
     with pytest.raises(ValueError, match="start: 'soon'"):
         parse_bound("soon", field="start")
+
+
+@pytest.mark.parametrize(
+    "symbol", ["../x", "a/../../etc", "a/./b", "..", ".", "a//b", "a/..", ".hidden", "a/b/c"]
+)
+def test_an_instrument_id_that_could_name_a_path_segment_is_refused(symbol: str) -> None:
+    """The lake lays bars out in ``symbol=<id>`` directories: ``..`` would climb out of it."""
+    with pytest.raises(ValidationError, match="instrument_id"):
+        make_bar(symbol)
+
+
+@pytest.mark.parametrize("symbol", ["SPX", "EUR/USD", "BRK.B", "ES.c.0", "^GSPC", "X" * 64])
+def test_ordinary_instrument_ids_pass(symbol: str) -> None:
+    assert make_bar(symbol).instrument_id == symbol

@@ -28,8 +28,14 @@ UtcDatetime = Annotated[datetime, AfterValidator(_require_utc)]
 """An aware datetime converted to UTC (for low-volume events; Bar checks in bulk, see there)."""
 
 
-INSTRUMENT_ID_PATTERN: Final = r"^[A-Za-z0-9.\-_:/^]{1,64}$"
-"""Letters, digits and ``. - _ : / ^``, 1 to 64 characters (see sextant_common.instruments)."""
+INSTRUMENT_ID_PATTERN: Final = (
+    r"^(?:[A-Za-z0-9\-_:^][A-Za-z0-9.\-_:^]{0,63}"
+    r"|[A-Za-z0-9\-_:^][A-Za-z0-9.\-_:^]{0,30}/[A-Za-z0-9\-_:^][A-Za-z0-9.\-_:^]{0,31})$"
+)
+"""Letters, digits and ``. - _ : ^``, 1 to 64 characters, with at most one ``/`` (``EUR/USD``);
+neither the id nor the part after its ``/`` starts with a ``.``. The datasets service lays bars
+out by instrument id in directories, so an id that could name ``.`` or ``..`` as a path segment
+would reach outside the lake (see sextant_common.instruments)."""
 
 InstrumentId = Annotated[str, Field(pattern=INSTRUMENT_ID_PATTERN)]
 """An instrument id field (e.g. an item of a ``symbols`` list), its pattern in the schema."""
