@@ -102,10 +102,11 @@ def full_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             SEXTANT_INGEST_LIVE_INTERVAL="1s",
             SEXTANT_INGEST_HISTORY_DAYS="120",
             SEXTANT_DATASETS_GROUP=f"datasets-stack-{uuid.uuid4().hex[:6]}",
-            # One test session runs far more jobs than a researcher's hour allows; the quotas
-            # themselves are tested on gateways of their own (tests/gateway/test_auth_http.py).
+            # One test session runs far more jobs than a researcher's hour allows, and schemathesis
+            # tries sign-ins with the user names it reads; the quotas themselves are tested on
+            # gateways of their own (tests/gateway/test_auth_http.py).
             SEXTANT_QUOTAS='{"backtests": "100000/hour", "sweeps": "1000000000/hour", '
-            '"fetch": "100000/hour"}',
+            '"fetch": "100000/hour", "login": "100000/15minutes"}',
         ),
     }
     log: list[str] = []

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sextant_common.content_type import form_endpoint
 from sextant_gateway.auth import passwords
 from sextant_gateway.auth.middleware import principal_of
-from sextant_gateway.auth.passwords import MAX_PASSWORD_CHARS
+from sextant_gateway.auth.passwords import MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS
 from sextant_gateway.auth.policy import Role
 from sextant_gateway.auth.service import Auth, Session, SignInRefused
 from sextant_gateway.auth.store import RefreshRefused, User
@@ -173,7 +173,7 @@ class UserCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     username: str = Field(pattern=passwords.USERNAME_PATTERN)
-    password: str = Field(max_length=MAX_PASSWORD_CHARS)
+    password: str = Field(min_length=MIN_PASSWORD_CHARS, max_length=MAX_PASSWORD_CHARS)
     role: RoleName = "viewer"
 
 
@@ -183,7 +183,7 @@ class UserChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
     role: RoleName | None = None
     disabled: bool | None = None
-    password: str | None = Field(None, max_length=MAX_PASSWORD_CHARS)
+    password: str | None = Field(None, min_length=MIN_PASSWORD_CHARS, max_length=MAX_PASSWORD_CHARS)
 
 
 @users_router.get("")
