@@ -4,12 +4,14 @@ headers the client needs."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import httpx
 import pytest
 
 from sextant_gateway.api.deps import MAX_QUERY_BYTES
+from sextant_gateway.auth.policy import Role
 from tests.conftest import Stack
 from tests.support import in_process_gateway
 
@@ -137,3 +139,38 @@ def test_the_gateway_relays_retry_after_from_a_service(tmp_path: Path) -> None:
     assert response.status_code == 429
     assert response.headers["retry-after"] == "7"
     assert response.json() == {"detail": "job queue full"}
+
+
+def test_concurrent_misses_of_the_bars_cache_ask_the_service_once(tmp_path: Path) -> None:
+    """An expired entry under load: the requests arriving while one refreshes it share its
+    answer instead of each going to the datasets service."""
+    calls = 0
+
+    async def datasets(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.2)
+        return httpx.Response(200, json={"count": 253})
+
+    app = in_process_gateway(tmp_path, role="viewer").app
+    app.state.services = {
+        "datasets": httpx.AsyncClient(
+            transport=httpx.MockTransport(datasets), base_url="http://datasets"
+        )
+    }
+    token, _ = app.state.auth.keys.issue("v", Role.viewer)
+
+    async def burst() -> list[httpx.Response]:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://gateway",
+            headers={"Authorization": f"Bearer {token}"},
+        ) as client:
+            return await asyncio.gather(
+                *(client.get("/api/v1/bars", params={"symbol": "SPX"}) for _ in range(20))
+            )
+
+    answers = asyncio.run(burst())
+    assert [a.status_code for a in answers] == [200] * 20
+    assert all(a.json() == {"count": 253} for a in answers)
+    assert calls == 1

@@ -104,6 +104,7 @@ def build_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.bars_cache = VersionedCache[bytes](
         ttl_s=settings.latest_bars_ttl_seconds, name="gateway_bars"
     )
+    app.state.bars_inflight = {}
     app.include_router(auth.router)
     app.include_router(auth.users_router)
     app.include_router(bars.router)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 from urllib.parse import quote
 
@@ -16,8 +16,9 @@ from sextant_gateway.openapi import internal_path
 from sextant_gateway.quotas import charge
 
 
-def _service(name: str) -> Callable[[Request], httpx.AsyncClient]:
-    def client_of(request: Request) -> httpx.AsyncClient:
+def _service(name: str) -> Callable[[Request], Awaitable[httpx.AsyncClient]]:
+    # async: a plain function dependency would cost a thread-pool hop on every request
+    async def client_of(request: Request) -> httpx.AsyncClient:
         client: httpx.AsyncClient = request.app.state.services[name]
         return client
 

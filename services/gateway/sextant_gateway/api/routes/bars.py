@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -24,10 +25,28 @@ async def get_bars(
     changes only when the lake flushes, and live bars reach the browser over the WebSocket.
     """
     cache: VersionedCache[bytes] = request.app.state.bars_cache
-    key = None if params.as_of else str(request.query_params)
-    if key is not None and (cached := cache.get(key, 0)) is not None:
+    if params.as_of:
+        return await forward(datasets, "/v1/bars", request)
+    key = str(request.query_params)
+    if (cached := cache.get(key, 0)) is not None:
         return Response(cached, media_type="application/json")
-    response = await forward(datasets, "/v1/bars", request)
-    if key is not None and response.status_code == 200:
-        cache.put(key, 0, bytes(response.body))
-    return response
+    inflight: dict[str, asyncio.Future[bytes | None]] = request.app.state.bars_inflight
+    if (pending := inflight.get(key)) is not None:
+        # One request per key goes to the datasets service; the ones arriving meanwhile share
+        # its answer (without this, an expired entry at 1,000 rps sent every request arriving
+        # during the refresh to the service, and a slower service drew more of them).
+        body = await asyncio.shield(pending)
+        if body is not None:
+            return Response(body, media_type="application/json")
+        return await forward(datasets, "/v1/bars", request)
+    future = inflight[key] = asyncio.get_running_loop().create_future()
+    body = None
+    try:
+        response = await forward(datasets, "/v1/bars", request)
+        if response.status_code == 200:
+            body = bytes(response.body)
+            cache.put(key, 0, body)
+        return response
+    finally:
+        future.set_result(body)  # None: each waiting request asks the service itself
+        del inflight[key]
